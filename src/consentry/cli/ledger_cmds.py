@@ -1,0 +1,109 @@
+"""``ledger``: verify, checkpoint, prove, export."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from consentry.cli.render import console, emit_json, opened
+from consentry.domain.errors import VerificationFailed
+from consentry.services import audit_projections, ledger
+from consentry.settings import Settings
+
+
+@click.group("ledger")
+def ledger_group() -> None:
+    """The tamper-evident consent ledger."""
+
+
+@ledger_group.command("verify")
+@click.option("--projections", is_flag=True, help="Also rebuild the projections and compare.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def verify_cmd(settings: Settings, projections: bool, as_json: bool) -> None:
+    """Recompute every hash, the tree and every signed checkpoint. Exit 40 and the first bad
+    index when anything was changed, removed, reordered or inserted."""
+    with opened(settings) as app:
+        report = ledger.verify_ledger(app.context)
+        if projections and report.ok:
+            report.problems.extend(audit_projections.compare_projections(app.context))
+    if as_json:
+        emit_json(report.to_json())
+    elif report.ok:
+        console.print(
+            f"[green]ledger verifies[/]: {report.size} leaves, root {report.root.hex()}, "
+            f"{report.checkpoints_checked} signed checkpoints checked"
+        )
+    else:
+        for problem in report.problems:
+            console.print(f"[red]FAIL[/] {problem}")
+    if not report.ok:
+        where = report.first_bad_index
+        raise VerificationFailed(f"the ledger does not verify (first bad index: {where})", where)
+
+
+@ledger_group.command("checkpoint")
+@click.pass_obj
+def checkpoint_cmd(settings: Settings) -> None:
+    """Sign a checkpoint of the current tree and print it (C2SP signed note)."""
+    with opened(settings) as app:
+        note = ledger.issue_checkpoint(app.context)
+    click.echo(note, nl=False)
+
+
+@ledger_group.command("prove")
+@click.argument("index", type=int)
+@click.option("--size", type=int, help="Tree size to prove against (default: current).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def prove_cmd(settings: Settings, index: int, size: int | None, as_json: bool) -> None:
+    """Inclusion proof of leaf INDEX (RFC 9162 §2.1.3)."""
+    with opened(settings) as app:
+        proof = ledger.prove_inclusion(app.context, index, size)
+    if as_json:
+        emit_json(proof)
+    else:
+        console.print(f"leaf {index} in tree of {proof['tree_size']}, root {proof['root_hash']}")
+        for h in proof["proof"]:
+            console.print(f"  {h}")
+
+
+@ledger_group.command("consistency")
+@click.argument("old_size", type=int)
+@click.option("--new-size", type=int, help="Default: current size.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def consistency_cmd(settings: Settings, old_size: int, new_size: int | None, as_json: bool) -> None:
+    """Consistency proof from OLD_SIZE to the current tree (RFC 9162 §2.1.4)."""
+    with opened(settings) as app:
+        proof = ledger.prove_consistency(app.context, old_size, new_size)
+    if as_json:
+        emit_json(proof)
+    else:
+        console.print(f"{proof['old_size']} → {proof['new_size']}: {proof['new_root']}")
+        for h in proof["proof"]:
+            console.print(f"  {h}")
+
+
+@ledger_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.pass_obj
+def export_cmd(settings: Settings, file: str) -> None:
+    """Write the ledger as JSON Lines: each line exactly the bytes hashed as that leaf."""
+    count = 0
+    with opened(settings) as app:
+        out = sys.stdout.buffer if file == "-" else open(file, "wb")  # noqa: SIM115
+        try:
+            for line in ledger.export_lines(app.context):
+                out.write(line)
+                count += 1
+        finally:
+            if out is not sys.stdout.buffer:
+                out.close()
+    if file != "-":
+        console.print(f"exported {count} leaves to {file}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(ledger_group)

@@ -1,0 +1,257 @@
+"""Ledger leaves: their kinds, their fields and their canonical encoding (format version 1).
+
+A leaf is one JSON object, encoded canonically so that a third party can re-derive the exact bytes
+that were hashed into the Merkle tree (``docs/ledger-format.md`` is the normative description):
+
+* keys sorted, no insignificant white space, UTF-8, no floating-point numbers; for the values
+  consentry writes this is exactly RFC 8785 (JCS);
+* every leaf has the envelope ``v`` (format version), ``seq`` (its 0-based index in the ledger),
+  ``kind`` (a stable kebab-case string) and ``at`` (server time, RFC 3339 UTC with microseconds);
+* the other keys are the kind's fields, checked against :data:`SCHEMAS`.
+
+No personal data goes into a leaf: subjects are keyed HMAC references and evidence is referenced
+by the SHA-256 of a blob kept in an erasable side table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from consentry.domain.errors import InvalidLeaf
+
+FORMAT_VERSION: Final = 1
+ENVELOPE: Final = frozenset({"v", "seq", "kind", "at"})
+
+# Field type tags used by the schemas.
+STR, OPT_STR, INT, OPT_INT, BOOL, OBJ, OPT_OBJ, TIME, OPT_TIME, HASH, OPT_HASH = (
+    "str", "str?", "int", "int?", "bool", "obj", "obj?", "time", "time?", "hash", "hash?",
+)  # fmt: skip
+
+_CONSENT_FIELDS: Final = {
+    "record": STR,
+    "subject": HASH,
+    "controller": STR,
+    "list": STR,
+    "channel": STR,
+    "basis": STR,
+    "jurisdiction": STR,
+    "language": STR,
+    "notice": HASH,
+    "form_version": OPT_STR,
+    "method": STR,
+    "valid_until": OPT_TIME,
+    "actor": STR,
+    "source": STR,
+    "evidence": OPT_HASH,
+    "facts": OBJ,
+}
+
+#: Field schema of every leaf kind. A ``?`` type may be null but the key must be present, so that
+#: every leaf of a kind has the same keys.
+SCHEMAS: Final[Mapping[str, Mapping[str, str]]] = {
+    "organisation-configured": {
+        "controller": STR,
+        "organisation": STR,
+        "jurisdiction": STR,
+        "origin": STR,
+        "soft_opt_in": OBJ,
+        "max_age_days": OBJ,
+        "ruleset": STR,
+        "actor": STR,
+    },
+    "list-created": {"list": STR, "purpose": STR, "actor": STR},
+    "notice-published": {
+        "list": STR,
+        "notice": HASH,
+        "version": INT,
+        "language": STR,
+        "media_type": STR,
+        "actor": STR,
+    },
+    "consent-requested": _CONSENT_FIELDS,
+    "consent-given": _CONSENT_FIELDS,
+    "consent-confirmed": {
+        "record": STR,
+        "subject": HASH,
+        "list": STR,
+        "confirms": STR,
+        "method": STR,
+        "evidence": OPT_HASH,
+        "actor": STR,
+    },
+    "consent-withdrawn": {
+        "record": STR,
+        "subject": HASH,
+        "list": OPT_STR,
+        "channel": STR,
+        "method": STR,
+        "actor": STR,
+        "source": STR,
+        "evidence": OPT_HASH,
+    },
+    "suppressed": {
+        "record": STR,
+        "subject": HASH,
+        "scope": STR,
+        "reason": STR,
+        "channel": STR,
+        "actor": STR,
+        "source": STR,
+        "evidence": OPT_HASH,
+    },
+    "subject-erased": {"record": STR, "subject": HASH, "actor": STR, "request": OPT_STR},
+}
+
+KINDS: Final = frozenset(SCHEMAS)
+_HEX64 = re.compile(r"[0-9a-f]{64}\Z")
+_KIND = re.compile(r"[a-z]+(-[a-z]+)*\Z")
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
+
+
+def format_time(at: datetime) -> str:
+    """RFC 3339 UTC with exactly six fractional digits and ``Z``: one spelling per instant."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidLeaf(f"time {at!r} is naive; consentry only records aware UTC times")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    if not isinstance(text, str) or not _TIME.match(text):
+        raise InvalidLeaf(
+            f"time {text!r} is not RFC 3339 UTC of the form 2026-01-31T12:00:00.000000Z"
+        )
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class LeafDraft:
+    """A leaf before the ledger gives it its place (``seq``)."""
+
+    kind: str
+    at: datetime
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def subject(self) -> str | None:
+        value = self.fields.get("subject")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """A leaf as stored: its place, its decoded content and the exact bytes that were hashed."""
+
+    seq: int
+    kind: str
+    at: datetime
+    fields: Mapping[str, Any]
+    raw: bytes
+
+    def subject(self) -> str | None:
+        value = self.fields.get("subject")
+        return value if isinstance(value, str) else None
+
+
+def _check_value(kind: str, name: str, tag: str, value: Any) -> None:
+    optional = tag.endswith("?")
+    base = tag.rstrip("?")
+    if value is None:
+        if optional:
+            return
+        raise InvalidLeaf(f"{kind}: field '{name}' is required")
+    ok = True
+    if base == "str":
+        ok = isinstance(value, str) and value != ""
+    elif base == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    elif base == "bool":
+        ok = isinstance(value, bool)
+    elif base == "obj":
+        ok = isinstance(value, dict)
+    elif base == "hash":
+        ok = isinstance(value, str) and _HEX64.match(value) is not None
+    elif base == "time":
+        ok = isinstance(value, str) and _TIME.match(value) is not None
+    if not ok:
+        raise InvalidLeaf(f"{kind}: field '{name}' has the wrong type or form for {tag}: {value!r}")
+
+
+def validate_fields(kind: str, fields: Mapping[str, Any]) -> None:
+    """Raise InvalidLeaf naming the first field that breaks the kind's schema."""
+    schema = SCHEMAS.get(kind)
+    if schema is None:
+        raise InvalidLeaf(f"unknown leaf kind {kind!r}")
+    extra = sorted(set(fields) - set(schema))
+    if extra:
+        raise InvalidLeaf(f"{kind}: unexpected field '{extra[0]}'")
+    for name, tag in schema.items():
+        if name not in fields:
+            raise InvalidLeaf(f"{kind}: field '{name}' is missing")
+        _check_value(kind, name, tag, fields[name])
+
+
+def _reject_floats(value: Any, path: str) -> None:
+    if isinstance(value, float):
+        raise InvalidLeaf(f"field '{path}' is a floating-point number; leaves hold no floats")
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if not isinstance(key, str):
+                raise InvalidLeaf(f"field '{path}' has a non-string key {key!r}")
+            _reject_floats(inner, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, inner in enumerate(value):
+            _reject_floats(inner, f"{path}[{i}]")
+
+
+def canonical_json(value: Any) -> bytes:
+    """Canonical JSON bytes (sorted keys, compact, UTF-8, no floats)."""
+    _reject_floats(value, "$")
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+def encode_leaf(draft: LeafDraft, seq: int) -> bytes:
+    """The exact bytes of a leaf at position ``seq``; validates the draft first."""
+    if not _KIND.match(draft.kind):
+        raise InvalidLeaf(f"leaf kind {draft.kind!r} is not kebab-case")
+    validate_fields(draft.kind, draft.fields)
+    clash = ENVELOPE & set(draft.fields)
+    if clash:
+        raise InvalidLeaf(f"{draft.kind}: field '{sorted(clash)[0]}' is reserved for the envelope")
+    obj = dict(draft.fields)
+    obj.update(v=FORMAT_VERSION, seq=seq, kind=draft.kind, at=format_time(draft.at))
+    return canonical_json(obj)
+
+
+def decode_leaf(raw: bytes) -> Leaf:
+    """Parse and check a stored leaf: valid JSON, canonical, known version, kind and fields."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidLeaf(f"leaf is not UTF-8 JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise InvalidLeaf("leaf is not a JSON object")
+    if obj.get("v") != FORMAT_VERSION:
+        raise InvalidLeaf(f"leaf format version {obj.get('v')!r} is not {FORMAT_VERSION}")
+    seq, kind = obj.get("seq"), obj.get("kind")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise InvalidLeaf(f"leaf seq {seq!r} is not a non-negative integer")
+    if not isinstance(kind, str):
+        raise InvalidLeaf(f"leaf kind {kind!r} is not a string")
+    at = parse_time(obj.get("at"))  # type: ignore[arg-type]
+    fields = {k: v for k, v in obj.items() if k not in ENVELOPE}
+    validate_fields(kind, fields)
+    if canonical_json(obj) != raw:
+        raise InvalidLeaf(f"leaf {seq} is not in canonical form")
+    return Leaf(seq=seq, kind=kind, at=at, fields=fields, raw=raw)
+
+
+def place(draft: LeafDraft, seq: int) -> Leaf:
+    """The leaf a draft becomes at position ``seq``: encoded once, never re-parsed."""
+    raw = encode_leaf(draft, seq)
+    return Leaf(seq=seq, kind=draft.kind, at=draft.at, fields=dict(draft.fields), raw=raw)

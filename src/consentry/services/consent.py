@@ -1,0 +1,324 @@
+"""Use cases of consent: lists, notices, grants, confirmations, withdrawals, suppressions,
+erasure, and the send check. Each writes its leaves, side rows and checkpoint in one append."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from consentry.domain.addresses import Address, parse_address, subject_ref
+from consentry.domain.errors import (
+    ClockRegressed,
+    DuplicateList,
+    InputError,
+    MissingEvidence,
+    NothingToConfirm,
+    SetupError,
+    UnknownList,
+    UnknownNotice,
+)
+from consentry.domain.leaves import LeafDraft, canonical_json, format_time
+from consentry.domain.policy import Decision, SendContext, decide
+from consentry.domain.profiles import (
+    RULESET_VERSION,
+    Jurisdiction,
+    Organisation,
+    TemplateClass,
+    check_grant,
+    configure_organisation,
+)
+from consentry.domain.state import GLOBAL_SCOPE, SUPPRESS_REASONS, LeafRef
+from consentry.ports import AddressRow, Batch, EvidenceBlob, NoticeText
+from consentry.services.context import Context
+from consentry.services.ledger import append_sealed
+
+_LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
+CHANNEL = "email"
+
+
+def _record_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _now(ctx: Context, *, objection: bool = False) -> datetime:
+    """The server time for a new leaf. A grant refuses a clock that went back past the ledger's
+    last leaf (fail closed); an objection is recorded whatever the clock says."""
+    now = ctx.clock.now()
+    last = ctx.store.last_at()
+    if not objection and last is not None and now < last:
+        raise ClockRegressed(
+            f"the clock reads {format_time(now)}, before the ledger's last leaf at "
+            f"{format_time(last)}; refusing to record a grant"
+        )
+    return now
+
+
+def organisation(ctx: Context) -> Organisation:
+    settings = ctx.store.organisation()
+    if settings is None:
+        raise SetupError("the organisation is not configured; run 'consentry init'")
+    return Organisation.from_settings({k: v for k, v in settings.items() if k != "origin"})
+
+
+def configure(ctx: Context, org: Organisation, actor: str) -> LeafRef:
+    """Record the organisation profile (validated again here: political parties get no soft
+    opt-in) as an ``organisation-configured`` leaf."""
+    org = configure_organisation(
+        org.controller, org.type, org.jurisdiction, org.soft_opt_in,
+        org.similar_products, org.max_age_days,
+    )  # fmt: skip
+    fields: dict[str, Any] = {
+        **org.to_settings(),
+        "origin": ctx.keys.checkpoint_origin(),
+        "ruleset": RULESET_VERSION,
+        "actor": actor,
+    }
+    draft = LeafDraft("organisation-configured", _now(ctx), fields)
+    return append_sealed(ctx, Batch(leaves=[draft])).refs[0]
+
+
+def create_list(ctx: Context, name: str, purpose: str, actor: str) -> LeafRef:
+    if not _LIST_NAME.match(name):
+        raise InputError(
+            f"list name {name!r} must be 1-64 characters of a-z, 0-9, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    if ctx.store.list_info(name) is not None:
+        raise DuplicateList(f"list {name!r} already exists")
+    organisation(ctx)
+    draft = LeafDraft("list-created", _now(ctx), {"list": name, "purpose": purpose, "actor": actor})
+    return append_sealed(ctx, Batch(leaves=[draft])).refs[0]
+
+
+def require_list(ctx: Context, name: str) -> None:
+    if ctx.store.list_info(name) is None:
+        known = ", ".join(li.list_id for li in ctx.store.lists()) or "none yet"
+        raise UnknownList(f"unknown list {name!r} (known lists: {known})")
+
+
+@dataclass(frozen=True)
+class PublishedNotice:
+    notice: str
+    version: int
+    leaf: LeafRef | None  # None when this exact text was already published for the list
+
+
+def publish_notice(
+    ctx: Context, list_id: str, text: str, actor: str, language: str = "en",
+    media_type: str = "text/plain",
+) -> PublishedNotice:  # fmt: skip
+    """Store the wording people are shown, content-addressed, and record that it was published."""
+    require_list(ctx, list_id)
+    if not text.strip():
+        raise InputError("the notice text is empty")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    existing = ctx.store.notice_info(digest)
+    if existing is not None and existing.list_id == list_id:
+        return PublishedNotice(digest, existing.version, None)
+    version = len(ctx.store.notices_for_list(list_id)) + 1
+    fields = {
+        "list": list_id, "notice": digest, "version": version, "language": language,
+        "media_type": media_type, "actor": actor,
+    }  # fmt: skip
+    batch = Batch(
+        leaves=[LeafDraft("notice-published", _now(ctx), fields)],
+        notices=[NoticeText(digest, text, media_type)],
+    )
+    return PublishedNotice(digest, version, append_sealed(ctx, batch).refs[0])
+
+
+def _evidence(items: Mapping[str, str], subject: str, at: datetime) -> EvidenceBlob:
+    """An evidence blob; the random nonce keeps its hash from being guessed from its content."""
+    blob = canonical_json(
+        {"items": dict(items), "nonce": secrets.token_hex(16), "recorded_at": format_time(at)}
+    )
+    return EvidenceBlob(hashlib.sha256(blob).hexdigest(), subject, blob)
+
+
+def subject_for(ctx: Context, email: str) -> tuple[Address, str]:
+    address = parse_address(email)
+    return address, subject_ref(ctx.keys.subject_key(), address)
+
+
+@dataclass
+class Grant:
+    email: str
+    list_id: str
+    basis: str
+    notice: str
+    method: str
+    source: str
+    evidence: Mapping[str, str]
+    actor: str
+    confirmed: bool = False
+    jurisdiction: str | None = None
+    language: str = "en"
+    form_version: str | None = None
+    valid_until: datetime | None = None
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    requested: bool = False  # a double opt-in request (consent-requested), not yet a consent
+
+
+@dataclass(frozen=True)
+class Recorded:
+    subject: str
+    refs: tuple[LeafRef, ...]
+    record: str
+
+
+def grant_consent(ctx: Context, grant: Grant) -> Recorded:
+    """Record a consent (or a double opt-in request) with its notice and evidence."""
+    address, subject = subject_for(ctx, grant.email)
+    org = organisation(ctx)
+    require_list(ctx, grant.list_id)
+    info = ctx.store.notice_info(grant.notice)
+    if info is None or info.list_id != grant.list_id:
+        raise UnknownNotice(
+            f"notice {grant.notice!r} was not published for list {grant.list_id!r}; "
+            "publish it with 'consentry notice publish'"
+        )
+    if not grant.evidence:
+        raise MissingEvidence(
+            "a consent needs its evidence (for example --evidence ip=203.0.113.9 "
+            "--evidence form=signup-v3); none was given"
+        )
+    now = _now(ctx)
+    jurisdiction = grant.jurisdiction or org.jurisdiction.value
+    check_grant(org, grant.basis, jurisdiction, grant.facts, now)
+    evidence = _evidence(grant.evidence, subject, now)
+    record = _record_id()
+    fields: dict[str, Any] = {
+        "record": record, "subject": subject, "controller": org.controller,
+        "list": grant.list_id, "channel": CHANNEL, "basis": grant.basis,
+        "jurisdiction": jurisdiction, "language": grant.language, "notice": grant.notice,
+        "form_version": grant.form_version, "method": grant.method,
+        "valid_until": format_time(grant.valid_until) if grant.valid_until else None,
+        "actor": grant.actor, "source": grant.source, "evidence": evidence.hash,
+        "facts": dict(grant.facts),
+    }  # fmt: skip
+    kind = "consent-requested" if grant.requested else "consent-given"
+    leaves = [LeafDraft(kind, now, fields)]
+    if grant.confirmed:
+        leaves.append(_confirmation(subject, grant.list_id, record, None, grant.actor, now))
+    batch = Batch(
+        leaves=leaves,
+        addresses=[AddressRow(subject, address.literal, address.canonical)],
+        evidence=[evidence],
+    )
+    return Recorded(subject, append_sealed(ctx, batch).refs, record)
+
+
+def _confirmation(
+    subject: str, list_id: str, record: str, evidence: str | None, actor: str, at: datetime
+) -> LeafDraft:
+    fields = {
+        "record": _record_id(), "subject": subject, "list": list_id, "confirms": record,
+        "method": "double-opt-in", "evidence": evidence, "actor": actor,
+    }  # fmt: skip
+    return LeafDraft("consent-confirmed", at, fields)
+
+
+def confirm_consent(
+    ctx: Context, email: str, list_id: str, evidence: Mapping[str, str], actor: str
+) -> Recorded:
+    """Record the double opt-in confirmation of the subject's latest grant or request."""
+    _, subject = subject_for(ctx, email)
+    require_list(ctx, list_id)
+    state = ctx.store.subject_state(subject)
+    record = state.consents.get(list_id) if state else None
+    if record is None or record.status.value not in ("given", "requested") or record.confirmed:
+        raise NothingToConfirm(f"{email} has no unconfirmed consent or request for {list_id!r}")
+    now = _now(ctx)
+    blob = _evidence(evidence, subject, now) if evidence else None
+    draft = _confirmation(subject, list_id, record.record, blob.hash if blob else None, actor, now)
+    batch = Batch(leaves=[draft], evidence=[blob] if blob else [])
+    return Recorded(subject, append_sealed(ctx, batch).refs, record.record)
+
+
+def withdraw_consent(
+    ctx: Context, email: str, list_id: str | None, channel: str, method: str, source: str,
+    actor: str, evidence: Mapping[str, str] | None = None,
+) -> Recorded:  # fmt: skip
+    """Record a withdrawal (one list, or every list when ``list_id`` is None). Never refused for
+    an unknown subject: an objection is always recorded, so it holds if the person turns up."""
+    address, subject = subject_for(ctx, email)
+    if list_id is not None:
+        require_list(ctx, list_id)
+    now = _now(ctx, objection=True)
+    blob = _evidence(evidence, subject, now) if evidence else None
+    record = _record_id()
+    fields = {
+        "record": record, "subject": subject, "list": list_id, "channel": channel,
+        "method": method, "actor": actor, "source": source,
+        "evidence": blob.hash if blob else None,
+    }  # fmt: skip
+    batch = Batch(
+        leaves=[LeafDraft("consent-withdrawn", now, fields)],
+        addresses=[AddressRow(subject, address.literal, address.canonical)],
+        evidence=[blob] if blob else [],
+    )
+    return Recorded(subject, append_sealed(ctx, batch).refs, record)
+
+
+def suppress(
+    ctx: Context, email: str, reason: str, list_id: str | None, source: str, actor: str,
+    channel: str = CHANNEL,
+) -> Recorded:  # fmt: skip
+    """Suppress an address, globally or for one list."""
+    if reason not in SUPPRESS_REASONS:
+        raise InputError(f"suppression reason {reason!r} is not one of {sorted(SUPPRESS_REASONS)}")
+    address, subject = subject_for(ctx, email)
+    if list_id is not None:
+        require_list(ctx, list_id)
+    now = _now(ctx, objection=True)
+    record = _record_id()
+    fields = {
+        "record": record, "subject": subject, "scope": list_id or GLOBAL_SCOPE,
+        "reason": reason, "channel": channel, "actor": actor, "source": source,
+        "evidence": None,
+    }  # fmt: skip
+    batch = Batch(
+        leaves=[LeafDraft("suppressed", now, fields)],
+        addresses=[AddressRow(subject, address.literal, address.canonical)],
+    )
+    return Recorded(subject, append_sealed(ctx, batch).refs, record)
+
+
+def erase_subject(ctx: Context, email: str, actor: str, request: str | None = None) -> Recorded:
+    """Erase a person's data from the side tables. The ledger keeps only the keyed subject ref,
+    which still matches the address, so the global suppression this writes keeps working."""
+    _, subject = subject_for(ctx, email)
+    now = _now(ctx, objection=True)
+    record = _record_id()
+    fields = {"record": record, "subject": subject, "actor": actor, "request": request}
+    batch = Batch(leaves=[LeafDraft("subject-erased", now, fields)], erase_subjects=[subject])
+    return Recorded(subject, append_sealed(ctx, batch).refs, record)
+
+
+def check_send(
+    ctx: Context, email: str, list_id: str, template_class: str = "marketing",
+    jurisdiction: str | None = None, product_category: str | None = None,
+    sole_purpose_charitable: bool = False,
+) -> Decision:  # fmt: skip
+    """What the gate would decide for this address and list now (nothing is written)."""
+    _, subject = subject_for(ctx, email)
+    org = organisation(ctx)
+    require_list(ctx, list_id)
+    context = SendContext(
+        list_id=list_id,
+        template_class=TemplateClass(template_class),
+        organisation=org,
+        jurisdiction=Jurisdiction(jurisdiction or org.jurisdiction.value),
+        now=ctx.clock.now(),
+        ledger_size=ctx.store.size(),
+        ledger_last_at=ctx.store.last_at(),
+        product_category=product_category,
+        sole_purpose_charitable=sole_purpose_charitable,
+    )
+    return decide(ctx.store.subject_state(subject), context)

@@ -1,0 +1,14 @@
+"""What every use case is handed: the store, the keys and the clock (all ports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consentry.ports import Clock, KeyRing, Store
+
+
+@dataclass(frozen=True)
+class Context:
+    store: Store
+    keys: KeyRing
+    clock: Clock

@@ -1,0 +1,154 @@
+"""Use cases over the ledger itself: append (sealed), verify, prove, export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from consentry.domain.errors import ConsentryError, ProofRangeError
+from consentry.domain.merkle import (
+    EMPTY_ROOT,
+    RootAccumulator,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+)
+from consentry.domain.merkle import root as merkle_root
+from consentry.ports import AppendResult, Batch
+from consentry.services.context import Context
+
+
+def append_sealed(ctx: Context, batch: Batch) -> AppendResult:
+    """Append a batch and sign a checkpoint of the new tree in the same transaction."""
+    return ctx.store.append(batch, seal=ctx.keys.sign_checkpoint)
+
+
+def issue_checkpoint(ctx: Context) -> str:
+    """Sign a checkpoint of the current tree (stored, and returned as signed-note text)."""
+    result = ctx.store.append(Batch(), seal=ctx.keys.sign_checkpoint)
+    assert result.note is not None
+    return result.note
+
+
+@dataclass
+class VerifyReport:
+    size: int = 0
+    root: bytes = EMPTY_ROOT
+    checkpoints_checked: int = 0
+    first_bad_index: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "tree_size": self.size,
+            "root_hash": self.root.hex(),
+            "checkpoints_checked": self.checkpoints_checked,
+            "first_bad_index": self.first_bad_index,
+            "problems": self.problems,
+        }
+
+
+def verify_ledger(ctx: Context) -> VerifyReport:
+    """Recompute every leaf hash and the tree, check each leaf's declared place, check every
+    stored checkpoint's signature and root, and the stored Merkle nodes. Never raises for a bad
+    ledger: the report says what is wrong and where."""
+    report = VerifyReport()
+    trusted: dict[int, bytes] = {}
+    for cp in ctx.store.checkpoints():
+        try:
+            size, root = ctx.keys.verify_checkpoint(cp.note)
+        except ConsentryError as exc:
+            report.problems.append(f"checkpoint at size {cp.size}: signature invalid: {exc}")
+            continue
+        if size != cp.size or root != cp.root:
+            report.problems.append(f"checkpoint at size {cp.size}: note disagrees with its row")
+            continue
+        trusted[size] = root
+    acc = RootAccumulator()
+    last_good_checkpoint = 0
+    expected = 0
+    for stored in ctx.store.iter_leaves():
+        i = expected
+        if stored.index != i:
+            report.problems.append(f"leaf {i} is missing (next stored index is {stored.index})")
+            report.first_bad_index = i
+            break
+        h = leaf_hash(stored.raw)
+        if h != stored.hash:
+            report.problems.append(f"leaf {i}: its bytes do not match its stored hash")
+            report.first_bad_index = i
+            break
+        if b'"seq":%d,' % i not in stored.raw:
+            report.problems.append(f"leaf {i}: it declares another place in the ledger")
+            report.first_bad_index = i
+            break
+        acc.push(h)
+        expected += 1
+        want = trusted.get(expected)
+        if want is not None:
+            if acc.root() != want:
+                report.problems.append(
+                    f"the tree of size {expected} does not match its signed checkpoint; "
+                    f"a leaf in [{last_good_checkpoint}, {expected}) was changed"
+                )
+                report.first_bad_index = last_good_checkpoint
+                break
+            last_good_checkpoint = expected
+            report.checkpoints_checked += 1
+    report.size = expected
+    report.root = acc.root()
+    if report.ok:
+        beyond = [s for s in trusted if s > expected]
+        if beyond:
+            report.problems.append(
+                f"a signed checkpoint covers {max(beyond)} leaves but the ledger has {expected}: "
+                "leaves were removed"
+            )
+            report.first_bad_index = expected
+        elif merkle_root(ctx.store.tree(), expected) != report.root:
+            report.problems.append("the stored Merkle nodes do not match the leaves")
+    return report
+
+
+def prove_inclusion(ctx: Context, index: int, size: int | None = None) -> dict[str, Any]:
+    tree_size = ctx.store.size() if size is None else size
+    if tree_size > ctx.store.size():
+        raise ProofRangeError(f"tree size {tree_size} is beyond the ledger ({ctx.store.size()})")
+    if not 0 <= index < tree_size:
+        raise ProofRangeError(f"leaf index {index} is outside a tree of {tree_size} leaves")
+    tree = ctx.store.tree()
+    return {
+        "leaf_index": index,
+        "tree_size": tree_size,
+        "leaf_hash": ctx.store.leaf(index).hash.hex(),
+        "root_hash": merkle_root(tree, tree_size).hex(),
+        "proof": [h.hex() for h in inclusion_proof(tree, index, tree_size)],
+    }
+
+
+def prove_consistency(ctx: Context, old_size: int, new_size: int | None = None) -> dict[str, Any]:
+    size = ctx.store.size() if new_size is None else new_size
+    if size > ctx.store.size():
+        raise ProofRangeError(f"tree size {size} is beyond the ledger ({ctx.store.size()})")
+    if not 0 <= old_size <= size:
+        raise ProofRangeError(f"old size {old_size} is not between 0 and {size}")
+    tree = ctx.store.tree()
+    return {
+        "old_size": old_size,
+        "new_size": size,
+        "old_root": merkle_root(tree, old_size).hex(),
+        "new_root": merkle_root(tree, size).hex(),
+        "proof": [h.hex() for h in consistency_proof(tree, old_size, size)],
+    }
+
+
+def export_lines(ctx: Context) -> Iterator[bytes]:
+    """The ledger as JSON Lines: each line exactly the bytes hashed as that leaf, in order."""
+    for stored in ctx.store.iter_leaves():
+        yield stored.raw + b"\n"

@@ -1,0 +1,66 @@
+"""PostgresStore: the store on PostgreSQL (psycopg 3), for many processes and hosts.
+
+URL: ``postgresql://user@host:port/db[?schema=NAME]``; ``schema`` keeps a consentry store in its
+own schema (the tests use one per test). Appends take a transaction-scoped advisory lock, so any
+number of processes append with gap-free indexes.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+
+from consentry.domain.errors import AppendOnlyViolation, ConsentryError, StoreError
+from consentry.store.migrate import apply_migrations
+from consentry.store.sql_base import SQLStore
+from consentry.store.sql_queries import load_queries
+
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
+
+
+def split_url(url: str) -> tuple[str, str | None]:
+    """(libpq URL without our ``schema`` parameter, schema or None)."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    schema = query.pop("schema", None)
+    if schema is not None and not _SCHEMA.match(schema):
+        raise StoreError(f"schema name {schema!r} must be a lower-case SQL identifier")
+    scheme = "postgresql"
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(query), "")), schema
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url)
+
+
+class PostgresStore(SQLStore):
+    driver_errors = (psycopg.Error,)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        libpq_url, schema = split_url(url)
+        try:
+            conn = psycopg.connect(libpq_url, autocommit=True, connect_timeout=10)
+            if schema:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+                conn.execute(f'SET search_path TO "{schema}"')
+            yoyo_url = libpq_url.replace("postgresql://", "postgresql+psycopg://", 1)
+            if schema:
+                sep = "&" if "?" in yoyo_url else "?"
+                yoyo_url = f"{yoyo_url}{sep}schema={schema}"
+            apply_migrations(yoyo_url, "postgres")
+        except ConsentryError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"cannot open PostgreSQL store {_redact(url)}: {exc}") from exc
+        super().__init__(conn, load_queries("postgres", "%s"), "%s")
+
+    def _translate(self, exc: Exception) -> ConsentryError:
+        text = str(exc).strip()
+        if "append-only" in text:
+            return AppendOnlyViolation(f"PostgreSQL: {text}")
+        if isinstance(exc, psycopg.errors.DiskFull):
+            return StoreError(f"PostgreSQL: the disk is full: {text}")
+        return StoreError(f"PostgreSQL error: {text}")

@@ -1,0 +1,314 @@
+"""SQLStore: what the SQLite and PostgreSQL stores share.
+
+A subclass supplies a DB-API connection in autocommit mode, its dialect's named queries and the
+translation of driver errors. Appends are serialised by the dialect's ``begin_write`` (SQLite:
+``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock), so indexes are gap-free; the
+leaves, their Merkle nodes, the projection changes, the side rows and the signed checkpoint of one
+batch commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from itertools import groupby
+from typing import Any
+
+from consentry.domain.errors import ConsentryError, StoreError
+from consentry.domain.leaves import decode_leaf, format_time, parse_time, place
+from consentry.domain.merkle import SubtreeSource, TiledSource, completed_nodes, leaf_hash
+from consentry.domain.merkle import root as merkle_root
+from consentry.domain.state import (
+    LeafRef,
+    Projection,
+    PutNotice,
+    SubjectState,
+    changes_for,
+)
+from consentry.ports import (
+    AddressRow,
+    AppendResult,
+    Batch,
+    EvidenceBlob,
+    ListInfo,
+    NoticeInfo,
+    NoticeText,
+    Sealer,
+    StoredCheckpoint,
+    StoredLeaf,
+)
+from consentry.store.sql_rows import change_statement, consent_from_row, suppression_from_row
+
+CHUNK = 5000
+IN_CHUNK = 500
+
+
+class SQLStore:
+    """Store over a DB-API connection; see the module docstring."""
+
+    #: The driver's exception classes, translated into StoreError and its subclasses.
+    driver_errors: tuple[type[Exception], ...] = ()
+
+    def __init__(self, conn: Any, queries: dict[str, list[str]], placeholder: str = "?") -> None:
+        self._conn = conn
+        self._queries = queries
+        self._placeholder = placeholder
+        self._lock = threading.RLock()
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _translate(self, exc: Exception) -> ConsentryError:  # pragma: no cover - overridden
+        return StoreError(f"database error: {exc}")
+
+    def _sql(self, name: str) -> str:
+        return self._queries[name][0]
+
+    def _exec(self, name: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(self._sql(name), tuple(params))
+
+    def _one(self, name: str, params: Sequence[Any] = ()) -> Any:
+        with self._lock:
+            try:
+                return self._exec(name, params).fetchone()
+            except self.driver_errors as exc:
+                raise self._translate(exc) from exc
+
+    def _all(self, name: str, params: Sequence[Any] = (), **fmt: str) -> list[Any]:
+        with self._lock:
+            try:
+                sql = self._sql(name).format(**fmt) if fmt else self._sql(name)
+                return list(self._conn.execute(sql, tuple(params)).fetchall())
+            except self.driver_errors as exc:
+                raise self._translate(exc) from exc
+
+    def _many(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._conn.cursor().executemany(self._sql(name), [tuple(r) for r in rows])
+
+    def _begin(self) -> None:
+        """Start the serialised write transaction: the dialect's ``begin_write`` statements,
+        after a plain BEGIN unless they start the transaction themselves."""
+        statements = self._queries["begin_write"]
+        if not statements[0].upper().startswith("BEGIN"):
+            self._conn.execute("BEGIN")
+        for statement in statements:
+            self._conn.execute(statement)
+
+    def _write(self, fn: Any) -> Any:
+        """Run ``fn`` inside one serialised write transaction."""
+        with self._lock:
+            try:
+                self._begin()
+                result = fn()
+                self._conn.execute("COMMIT")
+                return result
+            except BaseException as exc:
+                with contextlib.suppress(Exception):  # the original error is what matters
+                    self._conn.execute("ROLLBACK")
+                if isinstance(exc, self.driver_errors):
+                    raise self._translate(exc) from exc
+                raise
+
+    # --- ledger ---------------------------------------------------------------------------------
+
+    def _tiled(self) -> TiledSource:
+        def leaf_hashes(start: int, end: int) -> list[bytes]:
+            rows = self._exec("leaf_hashes", (start, end)).fetchall()
+            return [bytes(r[0]) for r in rows]
+
+        def stored_nodes(level: int, start: int, end: int) -> list[bytes]:
+            rows = self._exec("node_range", (level, start, end)).fetchall()
+            return [bytes(r[0]) for r in rows]
+
+        return TiledSource(leaf_hashes, stored_nodes)
+
+    def append(self, batch: Batch, seal: Sealer | None = None) -> AppendResult:
+        def work() -> AppendResult:
+            start = int(self._exec("size").fetchone()[0])
+            placed = [place(draft, start + i) for i, draft in enumerate(batch.leaves)]
+            hashes = [leaf_hash(leaf.raw) for leaf in placed]
+            self._many("insert_leaf", [
+                (leaf.seq, leaf.kind, leaf.subject(), format_time(leaf.at), leaf.raw, h)
+                for leaf, h in zip(placed, hashes, strict=True)
+            ])  # fmt: skip
+            for subject in batch.erase_subjects:
+                self._exec("erase_addresses", (subject,))
+                self._exec("erase_evidence", (subject,))
+            self._many(
+                "put_address", [(a.subject, a.literal, a.canonical) for a in batch.addresses]
+            )
+            self._many("put_evidence", [(e.hash, e.subject, e.blob) for e in batch.evidence])
+            self._many("put_notice_text", [(n.hash, n.text, n.media_type) for n in batch.notices])
+            size = start + len(placed)
+            self._many("insert_node", completed_nodes(start, size, self._tiled()))
+            refs = [LeafRef(leaf.seq, h.hex()) for leaf, h in zip(placed, hashes, strict=True)]
+            statements = [
+                change_statement(change)
+                for leaf, ref in zip(placed, refs, strict=True)
+                for change in changes_for(leaf, ref)
+            ]
+            for name, group in groupby(statements, key=lambda s: s[0]):
+                self._many(name, [params for _, params in group])
+            root = merkle_root(self._tiled(), size)
+            note = seal(size, root) if seal is not None else None
+            if note is not None:
+                created = placed[-1].at if placed else datetime.now(UTC)
+                self._exec("insert_checkpoint", (size, root, note, format_time(created)))
+            return AppendResult(tuple(refs), size, root, note)
+
+        result: AppendResult = self._write(work)
+        return result
+
+    def size(self) -> int:
+        return int(self._one("size")[0])
+
+    def last_at(self) -> datetime | None:
+        row = self._one("last_at")
+        return parse_time(row[0]) if row else None
+
+    def leaf(self, index: int) -> StoredLeaf:
+        row = self._one("leaf", (index,))
+        if row is None:
+            raise StoreError(f"no leaf at index {index}; the ledger has {self.size()} leaves")
+        return StoredLeaf(int(row[0]), bytes(row[1]), bytes(row[2]))
+
+    def iter_leaves(self, start: int = 0, end: int | None = None) -> Iterator[StoredLeaf]:
+        stop = self.size() if end is None else end
+        pos = start
+        while pos < stop:
+            rows = self._all("leaf_range", (pos, min(pos + CHUNK, stop)))
+            if not rows:
+                return
+            for row in rows:
+                yield StoredLeaf(int(row[0]), bytes(row[1]), bytes(row[2]))
+            pos = int(rows[-1][0]) + 1
+
+    def leaves_for_subject(self, subject: str) -> list[StoredLeaf]:
+        rows = self._all("leaves_for_subject", (subject,))
+        return [StoredLeaf(int(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
+
+    def tree(self) -> SubtreeSource:
+        return self._tiled()
+
+    def _checkpoint(self, row: Sequence[Any]) -> StoredCheckpoint:
+        return StoredCheckpoint(int(row[0]), bytes(row[1]), row[2], parse_time(row[3]))
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        return [self._checkpoint(r) for r in self._all("checkpoints")]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = self._one("latest_checkpoint")
+        return self._checkpoint(row) if row else None
+
+    # --- projections ----------------------------------------------------------------------------
+
+    def subject_state(self, subject: str) -> SubjectState | None:
+        return self.subject_states([subject]).get(subject)
+
+    def subject_states(self, subjects: Sequence[str]) -> dict[str, SubjectState]:
+        out: dict[str, SubjectState] = {}
+        unique = list(dict.fromkeys(subjects))
+        for i in range(0, len(unique), IN_CHUNK):
+            chunk = unique[i : i + IN_CHUNK]
+            marks = ", ".join([self._placeholder] * len(chunk))
+            consents: dict[str, dict[str, Any]] = {}
+            for row in self._all("consents_for_subjects", chunk, subjects=marks):
+                subject, record = consent_from_row(row)
+                consents.setdefault(subject, {})[record.list_id] = record
+            sups: dict[str, list[Any]] = {}
+            for row in self._all("suppressions_for_subjects", chunk, subjects=marks):
+                subject, sup = suppression_from_row(row)
+                sups.setdefault(subject, []).append(sup)
+            erased = {r[0] for r in self._all("erased_among", chunk, subjects=marks)}
+            for subject in chunk:
+                if subject in consents or subject in sups:
+                    out[subject] = SubjectState(
+                        subject, consents.get(subject, {}), tuple(sups.get(subject, [])),
+                        subject in erased,
+                    )  # fmt: skip
+        return out
+
+    @staticmethod
+    def _list(row: Sequence[Any]) -> ListInfo:
+        return ListInfo(row[0], row[1], LeafRef(int(row[2]), row[3]))
+
+    @staticmethod
+    def _notice(row: Sequence[Any]) -> NoticeInfo:
+        return NoticeInfo(row[0], row[1], int(row[2]), row[3], LeafRef(int(row[4]), row[5]))
+
+    def list_info(self, list_id: str) -> ListInfo | None:
+        row = self._one("list_info", (list_id,))
+        return self._list(row) if row else None
+
+    def lists(self) -> list[ListInfo]:
+        return [self._list(r) for r in self._all("lists")]
+
+    def notice_info(self, notice: str) -> NoticeInfo | None:
+        row = self._one("notice_info", (notice,))
+        return self._notice(row) if row else None
+
+    def notices_for_list(self, list_id: str) -> list[NoticeInfo]:
+        return [self._notice(r) for r in self._all("notices_for_list", (list_id,))]
+
+    def organisation(self) -> dict[str, Any] | None:
+        row = self._one("organisation")
+        if row is None:
+            return None
+        settings: dict[str, Any] = json.loads(row[0])
+        return settings
+
+    def projection(self) -> Projection:
+        p = Projection()
+        for row in self._all("all_consents"):
+            subject, record = consent_from_row(row)
+            p.consents.setdefault(subject, {})[record.list_id] = record
+        for row in self._all("all_suppressions"):
+            subject, sup = suppression_from_row(row)
+            p.suppressions.setdefault(subject, []).append(sup)
+        p.erased = {r[0] for r in self._all("all_erased")}
+        p.lists = {r[0]: (r[1], LeafRef(int(r[2]), r[3])) for r in self._all("lists")}
+        for row in self._all("all_notices"):
+            info = self._notice(row)
+            p.notices[info.notice] = PutNotice(
+                info.notice, info.list_id, info.version, info.language, info.leaf
+            )
+        p.organisation = self.organisation()
+        return p
+
+    def rebuild_projections(self) -> None:
+        def work() -> None:
+            for statement in self._queries["clear_projections"]:
+                self._conn.execute(statement)
+            size = int(self._exec("size").fetchone()[0])
+            for pos in range(0, size, CHUNK):
+                rows = self._exec("leaf_range", (pos, pos + CHUNK)).fetchall()
+                statements: list[tuple[str, tuple[Any, ...]]] = []
+                for row in rows:
+                    leaf = decode_leaf(bytes(row[1]))
+                    ref = LeafRef(int(row[0]), bytes(row[2]).hex())
+                    statements.extend(change_statement(c) for c in changes_for(leaf, ref))
+                for name, group in groupby(statements, key=lambda s: s[0]):
+                    self._many(name, [params for _, params in group])
+
+        self._write(work)
+
+    # --- side tables ----------------------------------------------------------------------------
+
+    def address(self, subject: str) -> AddressRow | None:
+        row = self._one("address", (subject,))
+        return AddressRow(row[0], row[1], row[2]) if row else None
+
+    def evidence(self, hash: str) -> EvidenceBlob | None:
+        row = self._one("evidence", (hash,))
+        return EvidenceBlob(row[0], row[1], bytes(row[2])) if row else None
+
+    def notice_text(self, hash: str) -> NoticeText | None:
+        row = self._one("notice_text", (hash,))
+        return NoticeText(row[0], row[1], row[2]) if row else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

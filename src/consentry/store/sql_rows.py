@@ -1,0 +1,100 @@
+"""Rows of the SQL projections to domain values and back; shared by the SQL stores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from consentry.domain.leaves import canonical_json, format_time, parse_time
+from consentry.domain.state import (
+    AddSuppression,
+    Change,
+    ConfirmConsent,
+    ConsentRecord,
+    ConsentStatus,
+    EndConsents,
+    LeafRef,
+    MarkErased,
+    PutConsent,
+    PutList,
+    PutNotice,
+    Suppression,
+    SuppressionReason,
+)
+
+
+def consent_from_row(row: Sequence[Any]) -> tuple[str, ConsentRecord]:
+    (subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
+     valid_until, confirmed, grant_index, grant_hash, just_index, just_hash, changed_index,
+     changed_hash, facts, record_id) = row  # fmt: skip
+    record = ConsentRecord(
+        list_id=list_id,
+        status=ConsentStatus(status),
+        basis=basis,
+        jurisdiction=jurisdiction,
+        method=method,
+        source=source,
+        notice=notice,
+        evidence=evidence,
+        given_at=parse_time(given_at),
+        valid_until=parse_time(valid_until) if valid_until else None,
+        confirmed=bool(confirmed),
+        grant=LeafRef(int(grant_index), grant_hash),
+        justifying=LeafRef(int(just_index), just_hash) if just_index is not None else None,
+        changed=LeafRef(int(changed_index), changed_hash),
+        facts=json.loads(facts),
+        record=record_id,
+    )
+    return subject, record
+
+
+def suppression_from_row(row: Sequence[Any]) -> tuple[str, Suppression]:
+    subject, leaf_index, scope, reason, leaf_hash, at = row
+    sup = Suppression(scope, SuppressionReason(reason), LeafRef(int(leaf_index), leaf_hash),
+                      parse_time(at))  # fmt: skip
+    return subject, sup
+
+
+def change_statement(change: Change) -> tuple[str, tuple[Any, ...]]:
+    """The named query and parameters that apply one projection change."""
+    if isinstance(change, PutConsent):
+        r = change.record
+        just = r.justifying
+        return "put_consent", (
+            change.subject, r.list_id, r.status.value, r.basis, r.jurisdiction, r.method,
+            r.source, r.notice, r.evidence, format_time(r.given_at),
+            format_time(r.valid_until) if r.valid_until else None, r.confirmed,
+            r.grant.index, r.grant.hash, just.index if just else None, just.hash if just else None,
+            r.changed.index, r.changed.hash, canonical_json(dict(r.facts)).decode("utf-8"),
+            r.record,
+        )  # fmt: skip
+    if isinstance(change, ConfirmConsent):
+        ref = change.leaf
+        return "confirm_consent", (
+            True, ref.index, ref.hash, ref.index, ref.hash,
+            change.subject, change.list_id, change.record,
+        )  # fmt: skip
+    if isinstance(change, EndConsents):
+        ref = change.leaf
+        if change.list_id is None:
+            return "end_consent_all", (change.status.value, ref.index, ref.hash, change.subject)
+        return "end_consent_list", (
+            change.status.value, ref.index, ref.hash, change.subject, change.list_id,
+        )  # fmt: skip
+    if isinstance(change, AddSuppression):
+        s = change.suppression
+        return "add_suppression", (
+            change.subject, s.leaf.index, s.scope, s.reason.value, s.leaf.hash, format_time(s.at),
+        )  # fmt: skip
+    if isinstance(change, MarkErased):
+        return "mark_erased", (change.subject,)
+    if isinstance(change, PutList):
+        return "put_list", (change.list_id, change.purpose, change.leaf.index, change.leaf.hash)
+    if isinstance(change, PutNotice):
+        return "put_notice", (
+            change.notice, change.list_id, change.version, change.language,
+            change.leaf.index, change.leaf.hash,
+        )  # fmt: skip
+    settings = canonical_json(dict(change.settings)).decode("utf-8")
+    return "put_organisation", (settings, change.leaf.index, change.leaf.hash)

@@ -1,0 +1,70 @@
+"""SQLiteStore: the default store, one file in WAL mode, one writer at a time."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from consentry.domain.errors import (
+    AppendOnlyViolation,
+    ConsentryError,
+    CorruptStore,
+    StoreError,
+)
+from consentry.store.migrate import migrate_sqlite
+from consentry.store.sql_base import SQLStore
+from consentry.store.sql_queries import load_queries
+
+
+class SQLiteStore(SQLStore):
+    """A consentry store in one SQLite file (``sqlite:///path``)."""
+
+    driver_errors = (sqlite3.Error,)
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        _check_is_sqlite(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            migrate_sqlite(self.path)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("SELECT count(*) FROM ledger_leaves").fetchone()
+        except ConsentryError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self.path) from exc
+        except Exception as exc:
+            raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        super().__init__(conn, load_queries("sqlite"))
+
+    def _translate(self, exc: Exception) -> ConsentryError:
+        return _translate(exc, self.path)
+
+
+def _check_is_sqlite(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as fh:
+        header = fh.read(16)
+    if header != b"SQLite format 3\x00":
+        raise CorruptStore(f"{path} is not a consentry database (not an SQLite file)")
+
+
+def _translate(exc: Exception, path: Path) -> ConsentryError:
+    text = str(exc)
+    if "append-only" in text:
+        return AppendOnlyViolation(f"{path}: {text}")
+    if isinstance(exc, sqlite3.DatabaseError) and (
+        "not a database" in text or "malformed" in text or "no such table" in text
+    ):
+        return CorruptStore(f"{path} is not a usable consentry database: {text}")
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"{path} is read-only: {text}")
+    if "full" in text:
+        return StoreError(f"{path}: the disk is full: {text}")
+    return StoreError(f"{path}: database error: {text}")

@@ -1,0 +1,238 @@
+"""The Store contract: every backend (memory, SQLite, PostgreSQL) must pass all of it."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from consentry.domain.errors import InvalidLeaf
+from consentry.domain.leaves import LeafDraft, decode_leaf
+from consentry.domain.merkle import (
+    EMPTY_ROOT,
+    MemoryTree,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root,
+    verify_consistency,
+    verify_inclusion,
+)
+from consentry.domain.state import ConsentStatus, SuppressionReason
+from consentry.ports import AddressRow, Batch, EvidenceBlob, NoticeText
+from tests.support import builders as b
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def sealer(size: int, root_hash: bytes) -> str:
+    return f"test-note {size} {root_hash.hex()}\n"
+
+
+def test_empty_store(store: Any) -> None:
+    assert store.size() == 0
+    assert store.last_at() is None
+    assert root(store.tree(), 0) == EMPTY_ROOT
+    assert store.checkpoints() == []
+    assert store.latest_checkpoint() is None
+    assert store.subject_state(b.subject(1)) is None
+    assert list(store.iter_leaves()) == []
+
+
+def test_appends_are_gap_free_and_bytes_round_trip(store: Any) -> None:
+    first = store.append(Batch(leaves=[b.list_created("a"), b.list_created("b")]))
+    second = store.append(Batch(leaves=[b.given(b.subject(1), "a")]))
+    assert [r.index for r in first.refs] == [0, 1]
+    assert [r.index for r in second.refs] == [2]
+    assert store.size() == 3
+    leaves = list(store.iter_leaves())
+    assert [leaf.index for leaf in leaves] == [0, 1, 2]
+    for stored, ref in zip(leaves, first.refs + second.refs, strict=True):
+        assert leaf_hash(stored.raw) == stored.hash
+        assert stored.hash.hex() == ref.hash
+        assert decode_leaf(stored.raw).seq == stored.index
+    assert store.leaf(2).raw == leaves[2].raw
+    assert store.last_at() == b.T0
+
+
+def test_root_and_proofs_match_a_memory_tree(store: Any) -> None:
+    rng = random.Random(7)
+    reference = MemoryTree()
+    sizes = []
+    n = 0
+    for batch_size in [1, 3, 17, 1, 100, 16, 33, 2]:
+        drafts = [b.given(b.subject(n + i), "news") for i in range(batch_size)]
+        result = store.append(Batch(leaves=drafts))
+        n += batch_size
+        for stored in store.iter_leaves(n - batch_size, n):
+            reference.append_leaf(stored.raw)
+        assert result.size == n
+        assert result.root == reference.root()
+        sizes.append(n)
+    tree = store.tree()
+    assert root(tree, n) == reference.root()
+    for _ in range(25):
+        size = rng.randint(1, n)
+        index = rng.randrange(size)
+        proof = inclusion_proof(tree, index, size)
+        assert verify_inclusion(store.leaf(index).hash, index, size, proof, reference.root(size))
+        old = rng.randint(0, size)
+        cproof = consistency_proof(tree, old, size)
+        assert verify_consistency(old, size, reference.root(old), reference.root(size), cproof)
+
+
+def test_grant_confirm_withdraw_projection(store: Any) -> None:
+    s = b.subject("p")
+    grant = b.given(s, "news")
+    store.append(Batch(leaves=[grant]))
+    state = store.subject_state(s)
+    assert state is not None
+    rec = state.consents["news"]
+    assert rec.status is ConsentStatus.GIVEN and not rec.confirmed
+    assert rec.justifying is not None and rec.justifying.index == 0
+    assert rec.record == grant.fields["record"]
+
+    store.append(Batch(leaves=[b.confirmed(s, "news", grant.fields["record"])]))
+    rec = store.subject_state(s).consents["news"]
+    assert rec.confirmed and rec.justifying.index == 1 and rec.grant.index == 0
+
+    store.append(Batch(leaves=[b.withdrawn(s, "news")]))
+    state = store.subject_state(s)
+    assert state.consents["news"].status is ConsentStatus.WITHDRAWN
+    assert [(x.scope, x.reason) for x in state.suppressions] == [
+        ("news", SuppressionReason.WITHDRAWAL)
+    ]
+
+
+def test_confirmation_of_another_record_changes_nothing(store: Any) -> None:
+    s = b.subject("q")
+    store.append(Batch(leaves=[b.given(s, "news")]))
+    store.append(Batch(leaves=[b.confirmed(s, "news", "not-the-record")]))
+    assert not store.subject_state(s).consents["news"].confirmed
+
+
+def test_global_withdrawal_ends_every_list(store: Any) -> None:
+    s = b.subject("g")
+    store.append(Batch(leaves=[b.given(s, "news"), b.given(s, "offers"), b.withdrawn(s, None)]))
+    state = store.subject_state(s)
+    assert {r.status for r in state.consents.values()} == {ConsentStatus.WITHDRAWN}
+    assert state.suppressions[0].scope == "*"
+
+
+def test_suppression_without_consent_makes_a_known_subject(store: Any) -> None:
+    s = b.subject("s")
+    store.append(Batch(leaves=[b.suppressed(s, "hard-bounce")]))
+    state = store.subject_state(s)
+    assert state is not None and state.consents == {}
+    assert state.suppressions[0].reason is SuppressionReason.HARD_BOUNCE
+
+
+def test_side_tables_and_erasure(store: Any) -> None:
+    s1, s2 = b.subject("e1"), b.subject("e2")
+    store.append(b.grant_batch(s1))
+    store.append(b.grant_batch(s2))
+    store.append(Batch(notices=[NoticeText(b.NOTICE, "Notice text ✓", "text/plain")]))
+    assert store.address(s1) is not None
+    assert store.evidence(b.ev(s1)) is not None
+    assert store.notice_text(b.NOTICE).text == "Notice text ✓"
+    store.append(Batch(leaves=[b.erased(s1)], erase_subjects=[s1]))
+    assert store.address(s1) is None
+    assert store.evidence(b.ev(s1)) is None
+    assert store.address(s2) is not None and store.evidence(b.ev(s2)) is not None
+    state = store.subject_state(s1)
+    assert state.erased
+    assert state.consents["news"].status is ConsentStatus.INVALIDATED
+    assert any(x.reason is SuppressionReason.ERASURE and x.scope == "*" for x in state.suppressions)
+    assert store.notice_text(b.NOTICE) is not None
+
+
+def test_a_bad_leaf_writes_nothing(store: Any) -> None:
+    store.append(Batch(leaves=[b.list_created("a")]))
+    before = (store.size(), root(store.tree(), store.size()))
+    bad = LeafDraft("consent-given", b.T0, {"subject": b.subject(1)})
+    s = b.subject("x")
+    with pytest.raises(InvalidLeaf, match="field"):
+        store.append(Batch(
+            leaves=[b.given(s), bad],
+            addresses=[AddressRow(s, "x@example.org", "x@example.org")],
+            evidence=[EvidenceBlob(b.ev(s), s, b"{}")],
+        ))  # fmt: skip
+    assert (store.size(), root(store.tree(), store.size())) == before
+    assert store.address(s) is None and store.evidence(b.ev(s)) is None
+    assert store.subject_state(s) is None
+
+
+def test_a_failing_sealer_writes_nothing(store: Any) -> None:
+    def broken(size: int, root_hash: bytes) -> str:
+        raise RuntimeError("signing key unavailable")
+
+    s = b.subject("y")
+    with pytest.raises(RuntimeError):
+        store.append(b.grant_batch(s), seal=broken)
+    assert store.size() == 0 and store.subject_state(s) is None and store.address(s) is None
+    store.append(b.grant_batch(s), seal=sealer)
+    assert store.size() == 1
+
+
+def test_checkpoints_are_stored_with_the_batch(store: Any) -> None:
+    r1 = store.append(Batch(leaves=[b.list_created("a")]), seal=sealer)
+    r2 = store.append(Batch(leaves=[b.list_created("b"), b.list_created("c")]), seal=sealer)
+    cps = store.checkpoints()
+    assert [(c.size, c.root) for c in cps] == [(1, r1.root), (3, r2.root)]
+    assert cps[-1].note == sealer(3, r2.root) == r2.note
+    assert store.latest_checkpoint() == cps[-1]
+
+
+def test_rebuild_equals_live_projection(store: Any) -> None:
+    s = [b.subject(i) for i in range(6)]
+    g = b.given(s[0], "news")
+    store.append(Batch(leaves=[b.list_created("news"), g, b.given(s[1]), b.given(s[2], "offers")]))
+    store.append(Batch(leaves=[b.confirmed(s[0], "news", g.fields["record"]), b.withdrawn(s[1])]))
+    store.append(Batch(leaves=[b.suppressed(s[3], "unsubscribe", "news"), b.erased(s[2])]))
+    live = store.projection()
+    store.rebuild_projections()
+    assert store.projection() == live
+    assert set(live.consents) == {s[0], s[1], s[2]}
+
+
+def test_bulk_subject_states_equal_single_reads(store: Any) -> None:
+    subjects = [b.subject(i) for i in range(1200)]
+    store.append(Batch(leaves=[b.given(x) for x in subjects[:1000]]))
+    store.append(Batch(leaves=[b.suppressed(x) for x in subjects[::7]]))
+    bulk = store.subject_states(subjects)
+    assert set(bulk) == set(subjects[:1000]) | set(subjects[::7])
+    for x in subjects[::97]:
+        assert bulk.get(x) == store.subject_state(x)
+
+
+def test_leaves_for_subject(store: Any) -> None:
+    s1, s2 = b.subject(1), b.subject(2)
+    store.append(Batch(leaves=[b.given(s1), b.given(s2), b.withdrawn(s1, None)]))
+    assert [leaf.index for leaf in store.leaves_for_subject(s1)] == [0, 2]
+    assert store.leaves_for_subject(b.subject(3)) == []
+
+
+def test_lists_notices_organisation(store: Any) -> None:
+    store.append(Batch(leaves=[
+        LeafDraft("organisation-configured", b.T0, {
+            "controller": "Example Ltd", "organisation": "commercial", "jurisdiction": "uk",
+            "origin": "consentry.local/test", "soft_opt_in": {"enabled": []},
+            "max_age_days": {},
+            "ruleset": "2026.11.1", "actor": "t",
+        }),
+        b.list_created("news"),
+        LeafDraft("notice-published", b.T0 + timedelta(seconds=1), {
+            "list": "news", "notice": b.NOTICE, "version": 1, "language": "en",
+            "media_type": "text/plain", "actor": "t",
+        }),
+    ]))  # fmt: skip
+    assert store.organisation()["controller"] == "Example Ltd"
+    assert "actor" not in store.organisation()
+    assert store.list_info("news").purpose == "news purpose"
+    assert store.list_info("nope") is None
+    assert [li.list_id for li in store.lists()] == ["news"]
+    info = store.notice_info(b.NOTICE)
+    assert (info.list_id, info.version, info.leaf.index) == ("news", 1, 2)
+    assert [n.notice for n in store.notices_for_list("news")] == [b.NOTICE]
