@@ -11,7 +11,7 @@ from rich.table import Table
 from consentry.cli.render import console, emit_json, opened, pairs
 from consentry.domain.errors import InputError
 from consentry.domain.state import SUPPRESS_REASONS
-from consentry.services import consent, subjects
+from consentry.services import consent, gate, subjects
 from consentry.settings import Settings
 
 DENIED_EXIT = 5
@@ -166,7 +166,7 @@ def check_cmd(
 ) -> None:  # fmt: skip
     """What the send gate would decide for EMAIL on a list now. Exit 0 allowed, 5 denied."""
     with opened(settings) as app:
-        decision = consent.check_send(
+        decision = gate.check_send(
             app.context, email, list_id, "service" if service else "marketing",
             jurisdiction, product_category, sole_purpose_charitable,
         )  # fmt: skip

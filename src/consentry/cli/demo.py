@@ -13,7 +13,7 @@ from consentry.bootstrap import SystemClock, create_keys, open_app, open_store
 from consentry.cli.render import console
 from consentry.domain.merkle import verify_consistency, verify_inclusion
 from consentry.domain.profiles import Jurisdiction, OrganisationType, configure_organisation
-from consentry.services import consent, ledger, subjects
+from consentry.services import consent, gate, ledger, subjects
 from consentry.services.context import Context
 from consentry.settings import Settings
 
@@ -30,7 +30,7 @@ def _step(title: str) -> None:
 
 
 def _check(ctx: Context, email: str, list_id: str = "newsletter") -> None:
-    d = consent.check_send(ctx, email, list_id)
+    d = gate.check_send(ctx, email, list_id)
     verdict = "[green]ALLOW[/]" if d.allowed else "[red]DENY [/]"
     leaf = f" justified by leaf {d.justifying.index}" if d.justifying else ""
     console.print(f"  {verdict} {email:<28} {d.reason}{leaf}")

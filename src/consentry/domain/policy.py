@@ -14,8 +14,13 @@ The rules, in the order they are applied:
 5. Service mail needs a relationship: a consent record for the list that is not invalidated.
 6. Marketing needs a given consent with evidence, before its ``valid_until``.
 7. The basis must be lawful in the recipient's jurisdiction and for this organisation.
-8. The basis's own conditions and time limits (soft opt-in conditions, age-out, CASL windows).
-9. The justifying leaf must be known.
+8. The basis's own conditions and time limits. ``consent`` ages out by its source type
+   (``Organisation.max_age_days``, whole UTC days; an unknown source denies ``unknown-source``)
+   except in CA, where it is express consent like ``ca_express`` and never ages out. All three
+   soft opt-ins age out by the first-party maximum from the last transaction
+   (``facts.transaction_at``, else ``given_at``). CASL implied consent holds while the send day
+   is at most 24 (inquiry: 6) calendar months after the last transaction.
+9. The justifying leaf must be known. A naive time or malformed facts deny ``policy-error``.
 
 The subject's ``erased`` flag is not consulted: erasure leaves a global ``erasure`` suppression,
 which denies until the person signs up again with double opt-in.

@@ -1,7 +1,5 @@
-"""Organisation and jurisdiction profiles, lawful bases, and the checks made at grant time.
-
-The numbers are those of ``reference/requirements.md`` §2.6; the send-time rules are in
-``domain.policy``. This module holds what the grant and the send must agree on.
+"""Organisation and jurisdiction profiles (``reference/requirements.md`` §2.6), lawful bases,
+and the grant-time checks: what the grant and the send (``domain.policy``) must agree on.
 
 :data:`RULESET_VERSION` is written into every send decision. Bump it whenever a change could turn
 any decision the other way (a new or removed basis, a changed window or default, a new condition):
@@ -109,8 +107,7 @@ _SETTINGS: Final = frozenset(
 
 @dataclass(frozen=True)
 class Organisation:
-    """The sending organisation. Build it with :func:`configure_organisation`, which validates;
-    the policy re-checks every rule at send time, so a hand-built unlawful profile still denies."""
+    """Build it with :func:`configure_organisation`; the policy re-checks every rule anyway."""
 
     controller: str
     type: OrganisationType
@@ -227,9 +224,8 @@ def configure_organisation(
 
 
 def source_type(source: str) -> str:
-    """``first-party``, ``third-party`` or ``import`` for the sources ``first-party``,
-    ``third-party:<name>`` and ``import:<provider>``. Anything else raises ProfileError (the
-    profile has no age-out rule for it); the policy turns that into the deny ``unknown-source``."""
+    """The age-out class of ``first-party``, ``third-party:<name>`` or ``import:<provider>``.
+    Anything else raises ProfileError (no age-out rule); the policy denies ``unknown-source``."""
     if source == "first-party":
         return "first-party"
     if isinstance(source, str):

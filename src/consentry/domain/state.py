@@ -49,6 +49,8 @@ LIFTABLE: Final = frozenset(
     {SuppressionReason.UNSUBSCRIBE, SuppressionReason.WITHDRAWAL, SuppressionReason.ERASURE}
 )
 GLOBAL_SCOPE: Final = "*"
+#: A confirmation turns these into a confirmed consent; a withdrawn or invalidated record stays so.
+CONFIRMABLE: Final = frozenset({ConsentStatus.GIVEN, ConsentStatus.REQUESTED})
 SUPPRESS_REASONS: Final = frozenset(r.value for r in SuppressionReason) - {"withdrawal", "erasure"}
 
 
@@ -256,7 +258,7 @@ class Projection:
             self.consents.setdefault(change.subject, {})[change.record.list_id] = change.record
         elif isinstance(change, ConfirmConsent):
             rec = self.consents.get(change.subject, {}).get(change.list_id)
-            if rec is not None and rec.record == change.record:
+            if rec is not None and rec.record == change.record and rec.status in CONFIRMABLE:
                 self.consents[change.subject][change.list_id] = confirm(rec, change.leaf)
         elif isinstance(change, EndConsents):
             recs = self.consents.get(change.subject, {})

@@ -24,12 +24,9 @@ from consentry.domain.errors import (
     UnknownNotice,
 )
 from consentry.domain.leaves import LeafDraft, canonical_json, format_time
-from consentry.domain.policy import Decision, SendContext, decide
 from consentry.domain.profiles import (
     RULESET_VERSION,
-    Jurisdiction,
     Organisation,
-    TemplateClass,
     check_grant,
     configure_organisation,
 )
@@ -299,26 +296,3 @@ def erase_subject(ctx: Context, email: str, actor: str, request: str | None = No
     fields = {"record": record, "subject": subject, "actor": actor, "request": request}
     batch = Batch(leaves=[LeafDraft("subject-erased", now, fields)], erase_subjects=[subject])
     return Recorded(subject, append_sealed(ctx, batch).refs, record)
-
-
-def check_send(
-    ctx: Context, email: str, list_id: str, template_class: str = "marketing",
-    jurisdiction: str | None = None, product_category: str | None = None,
-    sole_purpose_charitable: bool = False,
-) -> Decision:  # fmt: skip
-    """What the gate would decide for this address and list now (nothing is written)."""
-    _, subject = subject_for(ctx, email)
-    org = organisation(ctx)
-    require_list(ctx, list_id)
-    context = SendContext(
-        list_id=list_id,
-        template_class=TemplateClass(template_class),
-        organisation=org,
-        jurisdiction=Jurisdiction(jurisdiction or org.jurisdiction.value),
-        now=ctx.clock.now(),
-        ledger_size=ctx.store.size(),
-        ledger_last_at=ctx.store.last_at(),
-        product_category=product_category,
-        sole_purpose_charitable=sole_purpose_charitable,
-    )
-    return decide(ctx.store.subject_state(subject), context)

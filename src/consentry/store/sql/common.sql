@@ -55,7 +55,7 @@ ON CONFLICT (subject, list_id) DO UPDATE SET status = excluded.status, basis = e
 -- name: confirm_consent
 UPDATE proj_consent SET status = 'given', confirmed = ?, justifying_index = ?,
     justifying_hash = ?, changed_index = ?, changed_hash = ?
-WHERE subject = ? AND list_id = ? AND record_id = ?;
+WHERE subject = ? AND list_id = ? AND record_id = ? AND status IN ('given', 'requested');
 
 -- name: end_consent_list
 UPDATE proj_consent SET status = ?, changed_index = ?, changed_hash = ?
