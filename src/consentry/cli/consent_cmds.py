@@ -203,7 +203,7 @@ def subject_show(settings: Settings, email: str, as_json: bool) -> None:
     table = Table("index", "time", "kind", "list/scope", "detail")
     for ev in history["events"]:
         f = ev["fields"]
-        scope = f.get("list") or f.get("scope") or ""
+        scope = f.get("list") or f.get("scope") or ("every list" if "list" in f else "")
         detail = f.get("basis") or f.get("reason") or f.get("method") or ""
         table.add_row(str(ev["index"]), ev["at"][:19], ev["kind"], str(scope), str(detail))
     console.print(table)

@@ -103,9 +103,12 @@ def demo_cmd(directory: Path) -> None:
         console.print("  carol asked to be erased: her address and evidence are deleted")
         _check(ctx, "CAROL@xn--bcher-kva.example")
         history = subjects.subject_history(ctx, "carol@bücher.example")
-        console.print(f"  carol's stored address now: {history['address']!r}; "
-                      f"{len(history['events'])} leaves still verify")  # fmt: skip
-        console.print("  bob re-imported by a careless CSV? the suppression still denies:")
+        gone = "deleted" if history["address"] is None else "STILL THERE"
+        console.print(
+            f"  carol's address in the side table: {gone}; her {len(history['events'])} leaves "
+            "stay, keyed only by HMAC"
+        )
+        console.print("  other spellings of bob's address are the same subject, still suppressed:")
         _check(ctx, "BOB@example.org")
 
         _step("5. Proofs anyone can check")
@@ -115,7 +118,7 @@ def demo_cmd(directory: Path) -> None:
             bytes.fromhex(proof["leaf_hash"]), proof["leaf_index"], proof["tree_size"],
             [bytes.fromhex(h) for h in proof["proof"]], bytes.fromhex(proof["root_hash"]),
         )  # fmt: skip
-        console.print(f"  alice's consent is leaf {alice['index']}; inclusion proof of "
+        console.print(f"  alice's consent is leaf {alice['index']}; its inclusion proof of "
                       f"{len(proof['proof'])} hashes verifies: {ok}")  # fmt: skip
         cons = ledger.prove_consistency(ctx, 3)
         ok = verify_consistency(
@@ -140,22 +143,25 @@ def demo_cmd(directory: Path) -> None:
         report = ledger.verify_ledger(bad.context)
     finally:
         bad.close()
-    console.print("  an attacker with database access drops the triggers and rewrites bob's")
-    console.print("  withdrawal into a consent, in a copy of the file:")
+    console.print(
+        "  in a copy of the file, an attacker with database access drops the append-only "
+        "triggers and edits bob's withdrawal leaf (and its stored hash):"
+    )
     for problem in report.problems:
         console.print(f"  [red]FAIL[/] {problem} (first bad index {report.first_bad_index})")
 
     home = f"CONSENTRY_HOME={directory}"
-    console.print(Panel(
-        f"{home} .venv/bin/consentry subject show bob@example.org\n"
-        f"{home} .venv/bin/consentry check alice@example.org --list newsletter --json\n"
-        f"{home} .venv/bin/consentry ledger verify\n"
-        f"{home} .venv/bin/consentry ledger prove 4 --json\n"
-        f"{home} .venv/bin/consentry ledger export {directory}/ledger.jsonl\n"
-        f"{home} CONSENTRY_DATABASE_URL=sqlite:///{forged} .venv/bin/consentry ledger verify\n"
-        "docs/ledger-format.md tells how to verify an export with your own code.",
-        title="what to look at next",
-    ))  # fmt: skip
+    _step("What to look at next")
+    for line in (
+        f"{home} .venv/bin/consentry subject show bob@example.org",
+        f"{home} .venv/bin/consentry check alice@example.org --list newsletter --json",
+        f"{home} .venv/bin/consentry ledger verify",
+        f"{home} .venv/bin/consentry ledger prove 3 --json",
+        f"{home} .venv/bin/consentry ledger export {directory}/ledger.jsonl",
+        f"{home} CONSENTRY_DATABASE_URL=sqlite:///{forged} .venv/bin/consentry ledger verify",
+    ):
+        console.print(f"  {line}", soft_wrap=True, markup=False)
+    console.print("  docs/ledger-format.md: how to verify an export with your own code.")
 
 
 def _forge(path: Path) -> None:

@@ -93,9 +93,13 @@ def verify_ledger(ctx: Context) -> VerifyReport:
         want = trusted.get(expected)
         if want is not None:
             if acc.root() != want:
+                where = (
+                    f"leaf {last_good_checkpoint} was changed"
+                    if expected - last_good_checkpoint == 1
+                    else f"a leaf in [{last_good_checkpoint}, {expected}) was changed"
+                )
                 report.problems.append(
-                    f"the tree of size {expected} does not match its signed checkpoint; "
-                    f"a leaf in [{last_good_checkpoint}, {expected}) was changed"
+                    f"the tree of size {expected} does not match its signed checkpoint: {where}"
                 )
                 report.first_bad_index = last_good_checkpoint
                 break
