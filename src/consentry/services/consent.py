@@ -44,11 +44,14 @@ def _record_id() -> str:
 
 
 def _now(ctx: Context, *, objection: bool = False) -> datetime:
-    """The server time for a new leaf. A grant refuses a clock that went back past the ledger's
-    last leaf (fail closed); an objection is recorded whatever the clock says."""
+    """The server time for a new leaf; leaf times never go backwards. A grant refuses a clock
+    that went back past the ledger's last leaf (fail closed); an objection is never refused and is
+    stamped with the last leaf's time instead."""
     now = ctx.clock.now()
     last = ctx.store.last_at()
-    if not objection and last is not None and now < last:
+    if last is not None and now < last:
+        if objection:
+            return last
         raise ClockRegressed(
             f"the clock reads {format_time(now)}, before the ledger's last leaf at "
             f"{format_time(last)}; refusing to record a grant"
