@@ -97,6 +97,35 @@ def test_times_have_one_spelling() -> None:
             parse_time(bad)
 
 
+def test_kinds_are_kebab_case_and_no_field_shadows_the_envelope() -> None:
+    import re
+
+    from consentry.domain.leaves import ENVELOPE
+
+    assert all(re.fullmatch(r"[a-z]+(-[a-z]+)*", kind) for kind in SCHEMAS)
+    assert not any(ENVELOPE & set(fields) for fields in SCHEMAS.values())
+
+
+any_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(value=any_json)
+def test_the_fast_encoder_equals_the_standard_library(value: object) -> None:
+    from consentry.domain.leaves import canonical_json_reference
+
+    try:
+        expected = canonical_json_reference(value)
+    except UnicodeEncodeError:  # lone surrogates are not UTF-8: both must refuse
+        with pytest.raises(InvalidLeaf):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected
+
+
 def test_every_kind_in_the_schema_is_documented() -> None:
     from pathlib import Path
 

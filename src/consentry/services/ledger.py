@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +14,6 @@ from consentry.domain.merkle import (
     RootAccumulator,
     consistency_proof,
     inclusion_proof,
-    leaf_hash,
 )
 from consentry.domain.merkle import root as merkle_root
 from consentry.ports import AppendResult, Batch
@@ -71,40 +72,42 @@ def verify_ledger(ctx: Context) -> VerifyReport:
             continue
         trusted[size] = root
     acc = RootAccumulator()
-    last_good_checkpoint = 0
+    last_good = 0  # the size of the last checkpoint that matched
     expected = 0
-    for stored in ctx.store.iter_leaves():
-        i = expected
-        if stored.index != i:
-            report.problems.append(f"leaf {i} is missing (next stored index is {stored.index})")
-            report.first_bad_index = i
+    stops = sorted(trusted)
+    for rows in ctx.store.leaf_chunks():
+        hashes, problem = _check_rows(rows, expected)
+        # Push in segments that end at checkpoint sizes, comparing the root at each.
+        pos = 0
+        while pos < len(hashes):
+            upto = len(hashes)
+            nxt = bisect_right(stops, expected)
+            if nxt < len(stops) and stops[nxt] - expected <= upto - pos:
+                upto = pos + stops[nxt] - expected
+            acc.push_many(hashes[pos:upto])
+            expected += upto - pos
+            pos = upto
+            want = trusted.get(expected)
+            if want is not None:
+                if acc.root() != want:
+                    where = (
+                        f"leaf {last_good} was changed"
+                        if expected - last_good == 1
+                        else f"a leaf in [{last_good}, {expected}) was changed"
+                    )
+                    report.problems.append(
+                        f"the tree of size {expected} does not match its signed checkpoint: {where}"
+                    )
+                    report.first_bad_index = last_good
+                    break
+                last_good = expected
+                report.checkpoints_checked += 1
+        if report.problems:
             break
-        h = leaf_hash(stored.raw)
-        if h != stored.hash:
-            report.problems.append(f"leaf {i}: its bytes do not match its stored hash")
-            report.first_bad_index = i
+        if problem is not None:
+            report.problems.append(problem)
+            report.first_bad_index = expected
             break
-        if b'"seq":%d,' % i not in stored.raw:
-            report.problems.append(f"leaf {i}: it declares another place in the ledger")
-            report.first_bad_index = i
-            break
-        acc.push(h)
-        expected += 1
-        want = trusted.get(expected)
-        if want is not None:
-            if acc.root() != want:
-                where = (
-                    f"leaf {last_good_checkpoint} was changed"
-                    if expected - last_good_checkpoint == 1
-                    else f"a leaf in [{last_good_checkpoint}, {expected}) was changed"
-                )
-                report.problems.append(
-                    f"the tree of size {expected} does not match its signed checkpoint: {where}"
-                )
-                report.first_bad_index = last_good_checkpoint
-                break
-            last_good_checkpoint = expected
-            report.checkpoints_checked += 1
     report.size = expected
     report.root = acc.root()
     if report.ok:
@@ -118,6 +121,29 @@ def verify_ledger(ctx: Context) -> VerifyReport:
         elif merkle_root(ctx.store.tree(), expected) != report.root:
             report.problems.append("the stored Merkle nodes do not match the leaves")
     return report
+
+
+def _check_rows(
+    rows: Sequence[tuple[int, bytes, bytes]], start: int
+) -> tuple[list[bytes], str | None]:
+    """Recompute the leaf hashes of consecutive rows from ``start``: each row must be at its
+    index, match its stored hash and declare its own place. Returns the good hashes and the first
+    problem (at index ``start + len(hashes)``). The hot loop of ``ledger verify``."""
+    sha256 = hashlib.sha256
+    hashes: list[bytes] = []
+    append = hashes.append
+    i = start
+    for index, raw, stored in rows:
+        if index != i:
+            return hashes, f"leaf {i} is missing (next stored index is {index})"
+        h = sha256(b"\x00" + raw).digest()
+        if h != stored:
+            return hashes, f"leaf {i}: its bytes do not match its stored hash"
+        if b'"seq":%d,' % i not in raw:
+            return hashes, f"leaf {i}: it declares another place in the ledger"
+        append(h)
+        i += 1
+    return hashes, None
 
 
 def prove_inclusion(ctx: Context, index: int, size: int | None = None) -> dict[str, Any]:

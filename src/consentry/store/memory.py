@@ -101,6 +101,16 @@ class MemoryStore:
         for i in range(start, stop):
             yield StoredLeaf(i, self._raw[i], self._hashes[i])
 
+    def leaf_chunks(
+        self, start: int = 0, end: int | None = None
+    ) -> Iterator[Sequence[tuple[int, bytes, bytes]]]:
+        stop = len(self._raw) if end is None else min(end, len(self._raw))
+        for pos in range(start, stop, 10_000):
+            upto = min(pos + 10_000, stop)
+            yield list(
+                zip(range(pos, upto), self._raw[pos:upto], self._hashes[pos:upto], strict=True)
+            )
+
     def leaves_for_subject(self, subject: str) -> list[StoredLeaf]:
         return [self.leaf(i) for i in self._by_subject.get(subject, [])]
 

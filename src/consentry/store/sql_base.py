@@ -114,8 +114,13 @@ class SQLStore:
 
     # --- ledger ---------------------------------------------------------------------------------
 
-    def _tiled(self) -> TiledSource:
+    def _tiled(self, fresh_from: int = 0, fresh: Sequence[bytes] = ()) -> TiledSource:
+        """Tree access through the database; ``fresh`` are the hashes of leaves ``fresh_from``
+        onwards that this transaction just wrote, served from memory."""
+
         def leaf_hashes(start: int, end: int) -> list[bytes]:
+            if fresh and start >= fresh_from:
+                return list(fresh[start - fresh_from : end - fresh_from])
             rows = self._exec("leaf_hashes", (start, end)).fetchall()
             return [bytes(r[0]) for r in rows]
 
@@ -143,7 +148,7 @@ class SQLStore:
             self._many("put_evidence", [(e.hash, e.subject, e.blob) for e in batch.evidence])
             self._many("put_notice_text", [(n.hash, n.text, n.media_type) for n in batch.notices])
             size = start + len(placed)
-            self._many("insert_node", completed_nodes(start, size, self._tiled()))
+            self._many("insert_node", completed_nodes(start, size, self._tiled(start, hashes)))
             refs = [LeafRef(leaf.seq, h.hex()) for leaf, h in zip(placed, hashes, strict=True)]
             statements = [
                 change_statement(change)
@@ -152,7 +157,7 @@ class SQLStore:
             ]
             for name, group in groupby(statements, key=lambda s: s[0]):
                 self._many(name, [params for _, params in group])
-            root = merkle_root(self._tiled(), size)
+            root = merkle_root(self._tiled(start, hashes), size)
             note = seal(size, root) if seal is not None else None
             if note is not None:
                 created = placed[-1].at if placed else datetime.now(UTC)
@@ -175,16 +180,22 @@ class SQLStore:
             raise StoreError(f"no leaf at index {index}; the ledger has {self.size()} leaves")
         return StoredLeaf(int(row[0]), bytes(row[1]), bytes(row[2]))
 
-    def iter_leaves(self, start: int = 0, end: int | None = None) -> Iterator[StoredLeaf]:
+    def leaf_chunks(
+        self, start: int = 0, end: int | None = None
+    ) -> Iterator[Sequence[tuple[int, bytes, bytes]]]:
         stop = self.size() if end is None else end
         pos = start
         while pos < stop:
             rows = self._all("leaf_range", (pos, min(pos + CHUNK, stop)))
             if not rows:
                 return
+            yield rows
+            pos = int(rows[-1][0]) + 1
+
+    def iter_leaves(self, start: int = 0, end: int | None = None) -> Iterator[StoredLeaf]:
+        for rows in self.leaf_chunks(start, end):
             for row in rows:
                 yield StoredLeaf(int(row[0]), bytes(row[1]), bytes(row[2]))
-            pos = int(rows[-1][0]) + 1
 
     def leaves_for_subject(self, subject: str) -> list[StoredLeaf]:
         rows = self._all("leaves_for_subject", (subject,))

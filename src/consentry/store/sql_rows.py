@@ -66,7 +66,8 @@ def change_statement(change: Change) -> tuple[str, tuple[Any, ...]]:
             r.source, r.notice, r.evidence, format_time(r.given_at),
             format_time(r.valid_until) if r.valid_until else None, r.confirmed,
             r.grant.index, r.grant.hash, just.index if just else None, just.hash if just else None,
-            r.changed.index, r.changed.hash, canonical_json(dict(r.facts)).decode("utf-8"),
+            r.changed.index, r.changed.hash,
+            canonical_json(dict(r.facts)).decode("utf-8") if r.facts else "{}",
             r.record,
         )  # fmt: skip
     if isinstance(change, ConfirmConsent):

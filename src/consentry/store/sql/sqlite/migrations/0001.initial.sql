@@ -59,9 +59,8 @@ CREATE TABLE proj_consent (
     changed_hash     TEXT NOT NULL,
     facts            TEXT NOT NULL,
     record_id        TEXT NOT NULL,
-    PRIMARY KEY (subject, list_id)
-) WITHOUT ROWID;
-CREATE INDEX proj_consent_list ON proj_consent (list_id, status);
+    UNIQUE (subject, list_id)
+);
 
 CREATE TABLE proj_suppression (
     subject    TEXT NOT NULL,
