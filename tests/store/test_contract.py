@@ -236,3 +236,40 @@ def test_lists_notices_organisation(store: Any) -> None:
     info = store.notice_info(b.NOTICE)
     assert (info.list_id, info.version, info.leaf.index) == ("news", 1, 2)
     assert [n.notice for n in store.notices_for_list("news")] == [b.NOTICE]
+
+
+def test_list_states_stream_a_lists_records_and_scoped_suppressions(store: Any) -> None:
+    subjects = [b.subject(i) for i in range(12)]
+    store.append(Batch(leaves=[b.given(x, "news") for x in subjects[:10]]))
+    store.append(Batch(leaves=[b.given(x, "offers") for x in subjects[5:]]))
+    store.append(
+        Batch(
+            leaves=[
+                b.suppressed(subjects[1], "complaint", "*"),
+                b.suppressed(subjects[2], "unsubscribe", "offers"),
+                b.suppressed(subjects[2], "unsubscribe", "news"),
+                b.withdrawn(subjects[3], None),
+                b.erased(subjects[4]),
+            ]
+        )
+    )
+    streamed = dict(store.list_states("news"))
+    assert set(streamed) == set(subjects[:10])
+    full = store.subject_states(subjects[:10])
+    for subject, state in streamed.items():
+        whole = full[subject]
+        assert dict(state.consents) == {"news": whole.consents["news"]}
+        assert state.suppressions == tuple(
+            s for s in sorted(whole.suppressions, key=lambda s: s.leaf.index)
+            if s.scope in ("*", "news")
+        )  # fmt: skip
+        assert state.erased == whole.erased
+    assert [s.scope for s in streamed[subjects[2]].suppressions] == ["news"]
+    assert list(store.list_states("nobody")) == []
+
+
+def test_list_states_page_through_many_subjects(store: Any) -> None:
+    subjects = [b.subject(i) for i in range(12_345)]
+    store.append(Batch(leaves=[b.given(x, "news") for x in subjects]))
+    seen = [subject for subject, _ in store.list_states("news")]
+    assert sorted(seen) == sorted(subjects)

@@ -57,6 +57,8 @@ _SAT, _SUN = 5, 6
 
 def utc_date(at: datetime) -> date:
     """The UTC calendar day of an aware time; a naive time raises InvalidLeaf."""
+    if at.tzinfo is UTC:
+        return at.date()
     if at.tzinfo is None or at.utcoffset() is None:
         raise InvalidLeaf(f"time {at!r} is naive; consentry only uses aware UTC times")
     return at.astimezone(UTC).date()

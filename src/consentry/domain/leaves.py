@@ -128,7 +128,7 @@ def parse_time(text: str) -> datetime:
         raise InvalidLeaf(
             f"time {text!r} is not RFC 3339 UTC of the form 2026-01-31T12:00:00.000000Z"
         )
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(text)  # "Z" parses to UTC itself
 
 
 @dataclass(frozen=True, slots=True)

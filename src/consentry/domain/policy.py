@@ -234,7 +234,8 @@ def _marketing(record: ConsentRecord | None, ctx: SendContext) -> tuple[str, str
 
 
 def _decide(state: SubjectState | None, ctx: SendContext) -> Decision:
-    ctx = replace(ctx, jurisdiction=Jurisdiction(ctx.jurisdiction))
+    if type(ctx.jurisdiction) is not Jurisdiction:
+        ctx = replace(ctx, jurisdiction=Jurisdiction(ctx.jurisdiction))
     klass = ctx.effective_class
     jurisdiction = ctx.jurisdiction
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 
 from consentry.domain.policy import Decision, SendContext, decide
+from consentry.domain.policy_bulk import decide_many
 from consentry.domain.profiles import Jurisdiction, TemplateClass
 from consentry.services.consent import organisation, require_list, subject_for
 from consentry.services.context import Context
@@ -45,8 +46,13 @@ def decide_audience(
     it = iter(subjects)
     while batch := list(islice(it, chunk)):
         states = ctx.store.subject_states(batch)
-        for subject in batch:
-            yield subject, decide(states.get(subject), context)
+        yield from decide_many(((s, states.get(s)) for s in batch), context)
+
+
+def decide_list(ctx: Context, context: SendContext) -> Iterator[tuple[str, Decision]]:
+    """Decide for everyone with a consent record on the context's list, streamed from the store
+    and decided once per shape of state (``domain.policy_bulk``)."""
+    return decide_many(ctx.store.list_states(context.list_id), context)
 
 
 def check_send(

@@ -10,7 +10,7 @@ from typing import Any
 from consentry.domain.errors import StoreError
 from consentry.domain.leaves import decode_leaf, place
 from consentry.domain.merkle import MemoryTree, SubtreeSource, leaf_hash
-from consentry.domain.state import LeafRef, Projection, SubjectState, changes_for
+from consentry.domain.state import GLOBAL_SCOPE, LeafRef, Projection, SubjectState, changes_for
 from consentry.ports import (
     AddressRow,
     AppendResult,
@@ -135,6 +135,21 @@ class MemoryStore:
             if state is not None:
                 out[subject] = state
         return out
+
+    def list_states(self, list_id: str) -> Iterator[tuple[str, SubjectState]]:
+        for subject in sorted(self._projection.consents):
+            record = self._projection.consents[subject].get(list_id)
+            if record is None:
+                continue
+            sups = tuple(
+                s
+                for s in sorted(
+                    self._projection.suppressions.get(subject, []), key=lambda s: s.leaf.index
+                )
+                if s.scope in (GLOBAL_SCOPE, list_id)
+            )
+            erased = subject in self._projection.erased
+            yield subject, SubjectState(subject, {list_id: record}, sups, erased)
 
     def list_info(self, list_id: str) -> ListInfo | None:
         found = self._projection.lists.get(list_id)

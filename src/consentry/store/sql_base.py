@@ -40,7 +40,12 @@ from consentry.ports import (
     StoredCheckpoint,
     StoredLeaf,
 )
-from consentry.store.sql_rows import change_statement, consent_from_row, suppression_from_row
+from consentry.store.sql_rows import (
+    change_statement,
+    consent_from_row,
+    suppression_from_row,
+    suppressions_from_text,
+)
 
 CHUNK = 5000
 IN_CHUNK = 500
@@ -241,6 +246,18 @@ class SQLStore:
                         subject in erased,
                     )  # fmt: skip
         return out
+
+    def list_states(self, list_id: str) -> Iterator[tuple[str, SubjectState]]:
+        after = ""
+        while True:
+            rows = self._all("list_states", (list_id, after, CHUNK))
+            for row in rows:
+                subject, record = consent_from_row(row[:20])
+                sups = suppressions_from_text(row[20])
+                yield subject, SubjectState(subject, {list_id: record}, sups, bool(row[21]))
+            if len(rows) < CHUNK:
+                return
+            after = rows[-1][0]
 
     @staticmethod
     def _list(row: Sequence[Any]) -> ListInfo:

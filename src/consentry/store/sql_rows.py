@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Final
 
 from consentry.domain.leaves import canonical_json, format_time, parse_time
 from consentry.domain.state import (
@@ -23,6 +24,10 @@ from consentry.domain.state import (
     SuppressionReason,
 )
 
+_STATUS: Final = {s.value: s for s in ConsentStatus}
+_REASON: Final = {r.value: r for r in SuppressionReason}
+_NO_FACTS: Final[Mapping[str, Any]] = MappingProxyType({})
+
 
 def consent_from_row(row: Sequence[Any]) -> tuple[str, ConsentRecord]:
     (subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
@@ -30,7 +35,7 @@ def consent_from_row(row: Sequence[Any]) -> tuple[str, ConsentRecord]:
      changed_hash, facts, record_id) = row  # fmt: skip
     record = ConsentRecord(
         list_id=list_id,
-        status=ConsentStatus(status),
+        status=_STATUS[status],
         basis=basis,
         jurisdiction=jurisdiction,
         method=method,
@@ -43,7 +48,7 @@ def consent_from_row(row: Sequence[Any]) -> tuple[str, ConsentRecord]:
         grant=LeafRef(int(grant_index), grant_hash),
         justifying=LeafRef(int(just_index), just_hash) if just_index is not None else None,
         changed=LeafRef(int(changed_index), changed_hash),
-        facts=json.loads(facts),
+        facts=_NO_FACTS if facts == "{}" else json.loads(facts),
         record=record_id,
     )
     return subject, record
@@ -51,9 +56,24 @@ def consent_from_row(row: Sequence[Any]) -> tuple[str, ConsentRecord]:
 
 def suppression_from_row(row: Sequence[Any]) -> tuple[str, Suppression]:
     subject, leaf_index, scope, reason, leaf_hash, at = row
-    sup = Suppression(scope, SuppressionReason(reason), LeafRef(int(leaf_index), leaf_hash),
+    sup = Suppression(scope, _REASON[reason], LeafRef(int(leaf_index), leaf_hash),
                       parse_time(at))  # fmt: skip
     return subject, sup
+
+
+def suppressions_from_text(text: str | None) -> tuple[Suppression, ...]:
+    """The suppressions that ``list_states`` packs into one column ("index scope reason hash at",
+    joined by '|'), in ledger order."""
+    if not text:
+        return ()
+    out = []
+    for item in text.split("|"):
+        index, scope, reason, leaf_hash, at = item.split(" ")
+        out.append(
+            Suppression(scope, _REASON[reason], LeafRef(int(index), leaf_hash), parse_time(at))
+        )
+    out.sort(key=lambda s: s.leaf.index)
+    return tuple(out)
 
 
 def change_statement(change: Change) -> tuple[str, tuple[Any, ...]]:

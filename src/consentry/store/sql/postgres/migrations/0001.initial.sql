@@ -67,6 +67,7 @@ CREATE TABLE proj_consent (
     record_id        TEXT NOT NULL,
     PRIMARY KEY (subject, list_id)
 );
+CREATE INDEX proj_consent_list ON proj_consent (list_id, subject);
 
 CREATE TABLE proj_suppression (
     subject    TEXT NOT NULL,
