@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from consentry.domain.errors import InputError
@@ -49,7 +50,9 @@ class App:
 def open_app(settings: Settings) -> App:
     keys = FileKeyRing(settings.home)
     store = open_store(settings.database_url)
-    return App(settings, Context(store=store, keys=keys, clock=SystemClock()))
+    url = settings.database_url
+    reader = None if url == "memory:" else partial(open_store, url)
+    return App(settings, Context(store=store, keys=keys, clock=SystemClock(), reader=reader))
 
 
 def create_keys(settings: Settings, origin: str) -> FileKeyRing:

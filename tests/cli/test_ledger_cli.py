@@ -48,8 +48,12 @@ def _leaf(home: Path, seq: int) -> tuple[bytes, bytes]:
         conn.close()
 
 
-def test_a_clean_ledger_verifies(run: Runner, ledger: int) -> None:
-    result = run("ledger", "verify", "--json", "--projections")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_clean_ledger_verifies(
+    run: Runner, ledger: int, workers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("consentry.services.ledger.PARALLEL_CHUNK", 4)
+    result = run("ledger", "verify", "--json", "--projections", "--workers", workers)
     assert result.code == 0
     report = result.json()
     assert report["ok"] and report["first_bad_index"] is None
@@ -112,11 +116,14 @@ def truncated_tail(home: Path) -> int:
     [changed_byte, changed_with_hash, removed, removed_and_renumbered, reordered, inserted,
      truncated_tail],
 )  # fmt: skip
+@pytest.mark.parametrize("workers", ["1", "2"])
 def test_tampering_is_caught_with_the_first_bad_index(
-    run: Runner, ledger: int, home: Path, attack: Callable[[Path], int]
-) -> None:
+    run: Runner, ledger: int, home: Path, attack: Callable[[Path], int], workers: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr("consentry.services.ledger.PARALLEL_CHUNK", 4)
     first_bad = attack(home)
-    result = run("ledger", "verify", "--json")
+    result = run("ledger", "verify", "--json", "--workers", workers)
     assert result.code == 40
     report = result.json()
     assert report["ok"] is False

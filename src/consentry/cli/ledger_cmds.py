@@ -19,13 +19,19 @@ def ledger_group() -> None:
 
 @ledger_group.command("verify")
 @click.option("--projections", is_flag=True, help="Also rebuild the projections and compare.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Processes that read and hash leaves "
+    "[default: 2 on a ledger of 200,000 leaves or more, else 1].",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def verify_cmd(settings: Settings, projections: bool, as_json: bool) -> None:
+def verify_cmd(settings: Settings, projections: bool, workers: int | None, as_json: bool) -> None:
     """Recompute every hash, the tree and every signed checkpoint. Exit 40 and the first bad
     index when anything was changed, removed, reordered or inserted."""
     with opened(settings) as app:
-        report = ledger.verify_ledger(app.context)
+        if workers is None:
+            workers = 2 if app.context.store.size() >= 200_000 else 1
+        report = ledger.verify_ledger(app.context, workers)
         if projections and report.ok:
             report.problems.extend(audit_projections.compare_projections(app.context))
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from consentry.ports import Clock, KeyRing, Store
@@ -12,3 +13,6 @@ class Context:
     store: Store
     keys: KeyRing
     clock: Clock
+    #: Opens another connection to the same store (picklable), for worker processes; None where
+    #: the store cannot be shared (memory).
+    reader: Callable[[], Store] | None = None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from consentry.domain.errors import ConsentryError, ProofRangeError
@@ -16,7 +19,7 @@ from consentry.domain.merkle import (
     inclusion_proof,
 )
 from consentry.domain.merkle import root as merkle_root
-from consentry.ports import AppendResult, Batch
+from consentry.ports import AppendResult, Batch, Store
 from consentry.services.context import Context
 
 
@@ -55,10 +58,11 @@ class VerifyReport:
         }
 
 
-def verify_ledger(ctx: Context) -> VerifyReport:
+def verify_ledger(ctx: Context, workers: int = 1) -> VerifyReport:
     """Recompute every leaf hash and the tree, check each leaf's declared place, check every
     stored checkpoint's signature and root, and the stored Merkle nodes. Never raises for a bad
-    ledger: the report says what is wrong and where."""
+    ledger: the report says what is wrong and where. With ``workers`` > 1 (and a store that can
+    be reopened), worker processes read and hash the leaves while this one builds the tree."""
     report = VerifyReport()
     trusted: dict[int, bytes] = {}
     for cp in ctx.store.checkpoints():
@@ -71,12 +75,70 @@ def verify_ledger(ctx: Context) -> VerifyReport:
             report.problems.append(f"checkpoint at size {cp.size}: note disagrees with its row")
             continue
         trusted[size] = root
+    if workers > 1 and ctx.reader is not None:
+        spawner = multiprocessing.get_context("forkserver")  # no fork of a threaded process
+        with ProcessPoolExecutor(max_workers=workers, mp_context=spawner) as pool:
+            return _fold_chunks(report, trusted, _parallel_chunks(ctx, pool), ctx)
+    return _fold_chunks(report, trusted, _sequential_chunks(ctx), ctx)
+
+
+Checked = tuple[int, Sequence[bytes], "str | None"]
+
+
+def _sequential_chunks(ctx: Context) -> Iterator[Checked]:
+    expected = 0
+    for rows in ctx.store.leaf_chunks():
+        hashes, problem = _check_rows(rows, expected)
+        yield expected, hashes, problem
+        if problem is not None:
+            return
+        expected += len(hashes)
+
+
+PARALLEL_CHUNK = 50_000
+
+
+def _parallel_chunks(ctx: Context, pool: ProcessPoolExecutor) -> Iterator[Checked]:
+    size = ctx.store.size()
+    starts = range(0, size, PARALLEL_CHUNK)
+    ends = [min(s + PARALLEL_CHUNK, size) for s in starts]
+    for start, (joined, problem) in zip(
+        starts, pool.map(_check_range, repeat(ctx.reader), starts, ends), strict=True
+    ):
+        hashes = [joined[i : i + 32] for i in range(0, len(joined), 32)]
+        yield start, hashes, problem
+        if problem is not None:
+            return
+
+
+_worker_store: list[Store] = []
+
+
+def _check_range(reader: Callable[[], Store], start: int, end: int) -> tuple[bytes, str | None]:
+    """In a worker process: check leaves [start, end) of a freshly opened store."""
+    if not _worker_store:
+        _worker_store.append(reader())
+    hashes: list[bytes] = []
+    problem: str | None = None
+    for rows in _worker_store[0].leaf_chunks(start, end):
+        got, problem = _check_rows(rows, start + len(hashes))
+        hashes.extend(got)
+        if problem is not None:
+            break
+    if problem is None and len(hashes) < end - start:
+        problem = f"leaf {start + len(hashes)} is missing"
+    return b"".join(hashes), problem
+
+
+def _fold_chunks(
+    report: VerifyReport, trusted: dict[int, bytes], chunks: Iterator[Checked], ctx: Context
+) -> VerifyReport:
+    """Build the tree from checked chunks, comparing the root at every trusted checkpoint."""
     acc = RootAccumulator()
     last_good = 0  # the size of the last checkpoint that matched
     expected = 0
     stops = sorted(trusted)
-    for rows in ctx.store.leaf_chunks():
-        hashes, problem = _check_rows(rows, expected)
+    for _start, hashes, problem in chunks:
         # Push in segments that end at checkpoint sizes, comparing the root at each.
         pos = 0
         while pos < len(hashes):

@@ -7,14 +7,14 @@ import os
 import sqlite3
 from pathlib import Path
 
-from yoyo import get_backend, read_migrations
-
 from consentry.store.sql_queries import migrations_path
 
 
 def apply_migrations(yoyo_url: str, dialect: str) -> int:
     """Apply every pending migration; returns how many were applied. Idempotent; concurrent
     callers are serialised by yoyo's lock."""
+    from yoyo import get_backend, read_migrations  # only when migrating: a slow import
+
     backend = get_backend(yoyo_url)
     try:
         migrations = read_migrations(migrations_path(dialect))
