@@ -8,6 +8,7 @@ number of processes append with gap-free indexes.
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -56,6 +57,10 @@ class PostgresStore(SQLStore):
         except Exception as exc:
             raise StoreError(f"cannot open PostgreSQL store {_redact(url)}: {exc}") from exc
         super().__init__(conn, load_queries("postgres", "%s"), "%s")
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
+        # Binary results: bytea arrives as raw bytes instead of hex text to decode.
+        return self._conn.execute(sql, params, binary=True)
 
     def _translate(self, exc: Exception) -> ConsentryError:
         text = str(exc).strip()

@@ -72,7 +72,11 @@ class SQLStore:
         return self._queries[name][0]
 
     def _exec(self, name: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(self._sql(name), tuple(params))
+        return self._run(self._sql(name), tuple(params))
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
+        """Execute one statement; a dialect may pass driver options here."""
+        return self._conn.execute(sql, params)
 
     def _one(self, name: str, params: Sequence[Any] = ()) -> Any:
         with self._lock:
@@ -85,7 +89,7 @@ class SQLStore:
         with self._lock:
             try:
                 sql = self._sql(name).format(**fmt) if fmt else self._sql(name)
-                return list(self._conn.execute(sql, tuple(params)).fetchall())
+                return list(self._run(sql, tuple(params)).fetchall())
             except self.driver_errors as exc:
                 raise self._translate(exc) from exc
 
