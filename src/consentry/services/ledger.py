@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import threading
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -76,10 +77,17 @@ def verify_ledger(ctx: Context, workers: int = 1) -> VerifyReport:
             continue
         trusted[size] = root
     if workers > 1 and ctx.reader is not None:
-        spawner = multiprocessing.get_context("forkserver")  # no fork of a threaded process
-        with ProcessPoolExecutor(max_workers=workers, mp_context=spawner) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_spawner()) as pool:
             return _fold_chunks(report, trusted, _parallel_chunks(ctx, pool), ctx)
     return _fold_chunks(report, trusted, _sequential_chunks(ctx), ctx)
+
+
+def _spawner() -> multiprocessing.context.BaseContext:
+    """fork where it is safe (POSIX, one thread: nothing to re-import, workers start at once);
+    forkserver otherwise, since forking a threaded process can deadlock."""
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("forkserver")
 
 
 Checked = tuple[int, Sequence[bytes], "str | None"]

@@ -49,6 +49,7 @@ from consentry.store.sql_rows import (
 
 CHUNK = 5000
 IN_CHUNK = 500
+ARRAY_CHUNK = 5000
 
 
 class SQLStore:
@@ -231,18 +232,25 @@ class SQLStore:
     def subject_states(self, subjects: Sequence[str]) -> dict[str, SubjectState]:
         out: dict[str, SubjectState] = {}
         unique = list(dict.fromkeys(subjects))
-        for i in range(0, len(unique), IN_CHUNK):
-            chunk = unique[i : i + IN_CHUNK]
-            marks = ", ".join([self._placeholder] * len(chunk))
+        arrays = "{subjects}" not in self._sql("consents_for_subjects")  # one array parameter
+        size = ARRAY_CHUNK if arrays else IN_CHUNK
+        for i in range(0, len(unique), size):
+            chunk = unique[i : i + size]
+
+            def rows(name: str, chunk: list[str] = chunk) -> list[Any]:
+                if arrays:
+                    return self._all(name, (chunk,))
+                return self._all(name, chunk, subjects=", ".join([self._placeholder] * len(chunk)))
+
             consents: dict[str, dict[str, Any]] = {}
-            for row in self._all("consents_for_subjects", chunk, subjects=marks):
+            for row in rows("consents_for_subjects"):
                 subject, record = consent_from_row(row)
                 consents.setdefault(subject, {})[record.list_id] = record
             sups: dict[str, list[Any]] = {}
-            for row in self._all("suppressions_for_subjects", chunk, subjects=marks):
+            for row in rows("suppressions_for_subjects"):
                 subject, sup = suppression_from_row(row)
                 sups.setdefault(subject, []).append(sup)
-            erased = {r[0] for r in self._all("erased_among", chunk, subjects=marks)}
+            erased = {r[0] for r in rows("erased_among")}
             for subject in chunk:
                 if subject in consents or subject in sups:
                     out[subject] = SubjectState(
