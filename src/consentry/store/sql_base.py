@@ -26,6 +26,7 @@ from consentry.domain.state import (
     Projection,
     PutNotice,
     SubjectState,
+    Suppression,
     changes_for,
 )
 from consentry.ports import (
@@ -44,7 +45,6 @@ from consentry.store.sql_rows import (
     change_statement,
     consent_from_row,
     suppression_from_row,
-    suppressions_from_text,
 )
 
 CHUNK = 5000
@@ -260,16 +260,31 @@ class SQLStore:
         return out
 
     def list_states(self, list_id: str) -> Iterator[tuple[str, SubjectState]]:
+        """A page of the list's records at a time (keyset on subject), with the suppressions
+        and erasures of that page's subject range read by two range scans."""
         after = ""
         while True:
-            rows = self._all("list_states", (list_id, after, CHUNK))
+            rows = self._all("list_consents", (list_id, after, CHUNK))
+            if not rows:
+                return
+            first, last = rows[0][0], rows[-1][0]
+            sups: dict[str, list[Suppression]] = {}
+            for row in self._all("suppressions_between", (first, last, list_id)):
+                subject, sup = suppression_from_row(row)
+                sups.setdefault(subject, []).append(sup)
+            erased = {r[0] for r in self._all("erased_between", (first, last))}
             for row in rows:
-                subject, record = consent_from_row(row[:20])
-                sups = suppressions_from_text(row[20])
-                yield subject, SubjectState(subject, {list_id: record}, sups, bool(row[21]))
+                subject, record = consent_from_row(row)
+                found = sups.get(subject)
+                yield (
+                    subject,
+                    SubjectState(
+                        subject, {list_id: record}, tuple(found) if found else (), subject in erased
+                    ),
+                )
             if len(rows) < CHUNK:
                 return
-            after = rows[-1][0]
+            after = last
 
     @staticmethod
     def _list(row: Sequence[Any]) -> ListInfo:

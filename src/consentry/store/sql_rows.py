@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -33,25 +34,34 @@ def consent_from_row(row: Sequence[Any]) -> tuple[str, ConsentRecord]:
     (subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
      valid_until, confirmed, grant_index, grant_hash, just_index, just_hash, changed_index,
      changed_hash, facts, record_id) = row  # fmt: skip
+    # Positional, in ConsentRecord's field order: this runs once per subject of an audience.
     record = ConsentRecord(
-        list_id=list_id,
-        status=_STATUS[status],
-        basis=basis,
-        jurisdiction=jurisdiction,
-        method=method,
-        source=source,
-        notice=notice,
-        evidence=evidence,
-        given_at=parse_time(given_at),
-        valid_until=parse_time(valid_until) if valid_until else None,
-        confirmed=bool(confirmed),
-        grant=LeafRef(int(grant_index), grant_hash),
-        justifying=LeafRef(int(just_index), just_hash) if just_index is not None else None,
-        changed=LeafRef(int(changed_index), changed_hash),
-        facts=_NO_FACTS if facts == "{}" else json.loads(facts),
-        record=record_id,
+        list_id,
+        _STATUS[status],
+        basis,
+        jurisdiction,
+        method,
+        source,
+        notice,
+        evidence,
+        _time(given_at),
+        _time(valid_until) if valid_until else None,
+        bool(confirmed),
+        LeafRef(grant_index, grant_hash),
+        LeafRef(just_index, just_hash) if just_index is not None else None,
+        LeafRef(changed_index, changed_hash),
+        _NO_FACTS if facts == "{}" else json.loads(facts),
+        record_id,
     )
     return subject, record
+
+
+def _time(text: str) -> datetime:
+    """A time this store wrote (RFC 3339 UTC); a value that is not one raises (fail closed)."""
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is not UTC:
+        return parse_time(text)  # raises with the precise message
+    return at
 
 
 def suppression_from_row(row: Sequence[Any]) -> tuple[str, Suppression]:
@@ -59,21 +69,6 @@ def suppression_from_row(row: Sequence[Any]) -> tuple[str, Suppression]:
     sup = Suppression(scope, _REASON[reason], LeafRef(int(leaf_index), leaf_hash),
                       parse_time(at))  # fmt: skip
     return subject, sup
-
-
-def suppressions_from_text(text: str | None) -> tuple[Suppression, ...]:
-    """The suppressions that ``list_states`` packs into one column ("index scope reason hash at",
-    joined by '|'), in ledger order."""
-    if not text:
-        return ()
-    out = []
-    for item in text.split("|"):
-        index, scope, reason, leaf_hash, at = item.split(" ")
-        out.append(
-            Suppression(scope, _REASON[reason], LeafRef(int(index), leaf_hash), parse_time(at))
-        )
-    out.sort(key=lambda s: s.leaf.index)
-    return tuple(out)
 
 
 def change_statement(change: Change) -> tuple[str, tuple[Any, ...]]:

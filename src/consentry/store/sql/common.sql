@@ -180,3 +180,16 @@ WHERE subject IN ({subjects}) ORDER BY subject, leaf_index;
 
 -- name: erased_among
 SELECT subject FROM proj_erased WHERE subject IN ({subjects});
+
+-- name: list_consents
+SELECT subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
+    valid_until, confirmed, grant_index, grant_hash, justifying_index, justifying_hash,
+    changed_index, changed_hash, facts, record_id
+FROM proj_consent WHERE list_id = ? AND subject > ? ORDER BY subject LIMIT ?;
+
+-- name: suppressions_between
+SELECT subject, leaf_index, scope, reason, leaf_hash, at FROM proj_suppression
+WHERE subject >= ? AND subject <= ? AND scope IN ('*', ?) ORDER BY subject, leaf_index;
+
+-- name: erased_between
+SELECT subject FROM proj_erased WHERE subject >= ? AND subject <= ?;
