@@ -122,3 +122,15 @@ def test_not_initialised_says_so(run: Runner) -> None:
     result = run("check", "a@example.org", "--list", "news")
     assert result.code == 20
     assert "consentry init" in result.err
+
+
+def test_unreadable_and_unwritable_files_are_named(run: Runner, ready: str, tmp_path: Path) -> None:
+    missing = run("notice", "publish", "--list", "news", str(tmp_path / "nope.txt"))
+    assert missing.code == 3 and "nope.txt: no such file" in missing.err
+    latin = tmp_path / "latin1.txt"
+    latin.write_bytes("café".encode("latin-1"))
+    bad = run("notice", "publish", "--list", "news", str(latin))
+    assert bad.code == 3 and "not UTF-8" in bad.err
+    nowhere = run("ledger", "export", str(tmp_path / "no-such-dir" / "x.jsonl"))
+    assert nowhere.code == 3 and "cannot write the export" in nowhere.err
+    assert len(nowhere.err.strip().splitlines()) == 1

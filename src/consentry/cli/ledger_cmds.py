@@ -7,7 +7,7 @@ import sys
 import click
 
 from consentry.cli.render import console, emit_json, opened
-from consentry.domain.errors import VerificationFailed
+from consentry.domain.errors import InputError, VerificationFailed
 from consentry.services import audit_projections, ledger
 from consentry.settings import Settings
 
@@ -99,14 +99,17 @@ def export_cmd(settings: Settings, file: str) -> None:
     """Write the ledger as JSON Lines: each line exactly the bytes hashed as that leaf."""
     count = 0
     with opened(settings) as app:
-        out = sys.stdout.buffer if file == "-" else open(file, "wb")  # noqa: SIM115
         try:
-            for line in ledger.export_lines(app.context):
-                out.write(line)
-                count += 1
-        finally:
-            if out is not sys.stdout.buffer:
-                out.close()
+            out = sys.stdout.buffer if file == "-" else open(file, "wb")  # noqa: SIM115
+            try:
+                for line in ledger.export_lines(app.context):
+                    out.write(line)
+                    count += 1
+            finally:
+                if out is not sys.stdout.buffer:
+                    out.close()
+        except OSError as exc:
+            raise InputError(f"{file}: cannot write the export: {exc.strerror}") from exc
     if file != "-":
         console.print(f"exported {count} leaves to {file}")
 

@@ -120,6 +120,8 @@ def notice_publish(settings: Settings, list_id: str, language: str, file: Path) 
         text = file.read_text("utf-8")
     except FileNotFoundError as exc:
         raise InputError(f"{file}: no such file") from exc
+    except OSError as exc:
+        raise InputError(f"{file}: cannot read: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     media = "text/html" if file.suffix.lower() in (".html", ".htm") else "text/plain"
