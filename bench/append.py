@@ -68,7 +68,12 @@ class AppendResult:
 
 def _stored_rows(plain: PlainConn, start: int, end: int) -> list[tuple[Any, ...]]:
     p = plain.placeholder
-    sql = f"SELECT {_COLUMNS} FROM ledger_leaves WHERE seq >= {p} AND seq < {p} ORDER BY seq"
+    # The same rows, with the subject ref itself (the store keeps a dense id instead).
+    sql = (
+        "SELECT l.seq, l.kind, s.subject, l.at, l.leaf, l.leaf_hash FROM ledger_leaves l "
+        f"LEFT JOIN subjects s ON s.id = l.subject_id WHERE l.seq >= {p} AND l.seq < {p} "
+        "ORDER BY l.seq"
+    )
     return [tuple(r) for r in plain.fetch_all(sql, (start, end))]
 
 

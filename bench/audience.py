@@ -87,8 +87,8 @@ def run_audience(
     p = plain.placeholder
     join = (
         f"SELECT a.subject, {', '.join('c.' + c.strip() for c in _CONSENT_COLUMNS.split(','))} "
-        f"FROM bench_audience a LEFT JOIN proj_consent c "
-        f"ON c.subject = a.subject AND c.list_id = {p}"
+        f"FROM bench_audience a LEFT JOIN subjects s ON s.subject = a.subject "
+        f"LEFT JOIN proj_consent c ON c.subject_id = s.id AND c.list_id = {p}"
     )
     result = AudienceResult(len(subjects))
     reasons: Counter[str] = Counter()

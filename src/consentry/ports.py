@@ -29,10 +29,11 @@ class AddressRow:
 
 @dataclass(frozen=True, slots=True)
 class EvidenceBlob:
-    """Side table: an evidence blob, addressed by the SHA-256 (hex) that the leaf carries."""
+    """Side table: an evidence blob of a subject, addressed by the SHA-256 (hex) that the leaf
+    carries."""
 
     hash: str
-    subject: str | None
+    subject: str
     blob: bytes
 
 
@@ -141,7 +142,7 @@ class Store(Protocol):
 
     # side tables
     def address(self, subject: str) -> AddressRow | None: ...
-    def evidence(self, hash: str) -> EvidenceBlob | None: ...
+    def evidence(self, subject: str, hash: str) -> EvidenceBlob | None: ...
     def notice_text(self, hash: str) -> NoticeText | None: ...
 
     def close(self) -> None: ...

@@ -100,7 +100,7 @@ def inserted(home: Path) -> int:
     raw, digest = _leaf(home, 3)
     _tamper(home, "UPDATE ledger_leaves SET seq = seq + 1000 WHERE seq >= 3",
             "UPDATE ledger_leaves SET seq = seq - 999 WHERE seq >= 1003")  # fmt: skip
-    _tamper(home, "INSERT INTO ledger_leaves (seq, kind, subject, at, leaf, leaf_hash) "
+    _tamper(home, "INSERT INTO ledger_leaves (seq, kind, subject_id, at, leaf, leaf_hash) "
             "VALUES (3, 'consent-given', NULL, '2026-01-01T00:00:00.000000Z', ?, ?)",
             params=(raw, digest))  # fmt: skip
     return 4

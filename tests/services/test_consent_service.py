@@ -65,7 +65,7 @@ def test_evidence_hashes_cannot_be_guessed_from_the_evidence(ctx: Context) -> No
     b = _grant(ctx, "b@example.org")
     ev = [ctx.store.subject_state(r.subject).consents["news"].evidence for r in (a, b)]
     assert ev[0] != ev[1]
-    blob = ctx.store.evidence(ev[0]).blob
+    blob = ctx.store.evidence(a.subject, ev[0]).blob
     assert b"203.0.113.1" in blob and b"nonce" in blob
 
 

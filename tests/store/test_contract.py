@@ -135,12 +135,12 @@ def test_side_tables_and_erasure(store: Any) -> None:
     store.append(b.grant_batch(s2))
     store.append(Batch(notices=[NoticeText(b.NOTICE, "Notice text ✓", "text/plain")]))
     assert store.address(s1) is not None
-    assert store.evidence(b.ev(s1)) is not None
+    assert store.evidence(s1, b.ev(s1)) is not None
     assert store.notice_text(b.NOTICE).text == "Notice text ✓"
     store.append(Batch(leaves=[b.erased(s1)], erase_subjects=[s1]))
     assert store.address(s1) is None
-    assert store.evidence(b.ev(s1)) is None
-    assert store.address(s2) is not None and store.evidence(b.ev(s2)) is not None
+    assert store.evidence(s1, b.ev(s1)) is None
+    assert store.address(s2) is not None and store.evidence(s2, b.ev(s2)) is not None
     state = store.subject_state(s1)
     assert state.erased
     assert state.consents["news"].status is ConsentStatus.INVALIDATED
@@ -160,7 +160,7 @@ def test_a_bad_leaf_writes_nothing(store: Any) -> None:
             evidence=[EvidenceBlob(b.ev(s), s, b"{}")],
         ))  # fmt: skip
     assert (store.size(), root(store.tree(), store.size())) == before
-    assert store.address(s) is None and store.evidence(b.ev(s)) is None
+    assert store.address(s) is None and store.evidence(s, b.ev(s)) is None
     assert store.subject_state(s) is None
 
 

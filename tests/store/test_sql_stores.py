@@ -38,6 +38,8 @@ def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
         "DELETE FROM ledger_nodes",
         "UPDATE ledger_checkpoints SET note = 'forged'",
         "DELETE FROM ledger_checkpoints",
+        "UPDATE subjects SET subject = 'x'",
+        "DELETE FROM subjects",
     ],
 )
 def test_the_database_refuses_update_and_delete_on_ledger_tables(

@@ -55,7 +55,7 @@ def subject_history(ctx: Context, email: str) -> dict[str, Any]:
         }
         evidence_hash = leaf.fields.get("evidence")
         if isinstance(evidence_hash, str):
-            blob = ctx.store.evidence(evidence_hash)
+            blob = ctx.store.evidence(subject, evidence_hash)
             event["evidence"] = blob.blob.decode("utf-8") if blob else None
         notice_hash = leaf.fields.get("notice")
         if isinstance(notice_hash, str):

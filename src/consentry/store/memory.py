@@ -189,8 +189,9 @@ class MemoryStore:
     def address(self, subject: str) -> AddressRow | None:
         return self._addresses.get(subject)
 
-    def evidence(self, hash: str) -> EvidenceBlob | None:
-        return self._evidence.get(hash)
+    def evidence(self, subject: str, hash: str) -> EvidenceBlob | None:
+        found = self._evidence.get(hash)
+        return found if found is not None and found.subject == subject else None
 
     def notice_text(self, hash: str) -> NoticeText | None:
         return self._notice_texts.get(hash)

@@ -43,6 +43,7 @@ from consentry.ports import (
 )
 from consentry.store.sql_rows import (
     change_statement,
+    change_subject,
     consent_from_row,
     suppression_from_row,
 )
@@ -140,31 +141,66 @@ class SQLStore:
 
         return TiledSource(leaf_hashes, stored_nodes)
 
+    def _ids_of(self, subjects: Sequence[str]) -> dict[str, int]:
+        """The dense ids of the subject refs that have one (no writes)."""
+        ids: dict[str, int] = {}
+        arrays = "{subjects}" not in self._sql("subject_ids")  # one array parameter
+        size = ARRAY_CHUNK if arrays else IN_CHUNK
+        for i in range(0, len(subjects), size):
+            chunk = list(subjects[i : i + size])
+            if arrays:
+                rows = self._run(self._sql("subject_ids"), (chunk,)).fetchall()
+            else:
+                marks = ", ".join([self._placeholder] * len(chunk))
+                sql = self._sql("subject_ids").format(subjects=marks)
+                rows = self._run(sql, tuple(chunk)).fetchall()
+            ids.update({subject: int(sid) for sid, subject in rows})
+        return ids
+
+    def _ensure_ids(self, subjects: Sequence[str]) -> dict[str, int]:
+        """Ids for every subject ref, giving new ones the next ids (inside the write lock)."""
+        unique = list(dict.fromkeys(subjects))
+        ids = self._ids_of(unique)
+        new = [s for s in unique if s not in ids]
+        if new:
+            nxt = int(self._exec("max_subject_id").fetchone()[0]) + 1
+            fresh = {subject: nxt + k for k, subject in enumerate(new)}
+            self._many("add_subject", [(sid, subject) for subject, sid in fresh.items()])
+            ids.update(fresh)
+        return ids
+
     def append(self, batch: Batch, seal: Sealer | None = None) -> AppendResult:
         def work() -> AppendResult:
             start = int(self._exec("size").fetchone()[0])
             placed = [place(draft, start + i) for i, draft in enumerate(batch.leaves)]
             hashes = [leaf_hash(leaf.raw) for leaf in placed]
-            self._many("insert_leaf", [
-                (leaf.seq, leaf.kind, leaf.subject(), format_time(leaf.at), leaf.raw, h)
-                for leaf, h in zip(placed, hashes, strict=True)
-            ])  # fmt: skip
-            for subject in batch.erase_subjects:
-                self._exec("erase_addresses", (subject,))
-                self._exec("erase_evidence", (subject,))
-            self._many(
-                "put_address", [(a.subject, a.literal, a.canonical) for a in batch.addresses]
-            )
-            self._many("put_evidence", [(e.hash, e.subject, e.blob) for e in batch.evidence])
-            self._many("put_notice_text", [(n.hash, n.text, n.media_type) for n in batch.notices])
-            size = start + len(placed)
-            self._many("insert_node", completed_nodes(start, size, self._tiled(start, hashes)))
             refs = [LeafRef(leaf.seq, h.hex()) for leaf, h in zip(placed, hashes, strict=True)]
-            statements = [
-                change_statement(change)
+            changes = [
+                change
                 for leaf, ref in zip(placed, refs, strict=True)
                 for change in changes_for(leaf, ref)
             ]
+            named = [leaf.subject() for leaf in placed]
+            named += [a.subject for a in batch.addresses] + [e.subject for e in batch.evidence]
+            named += batch.erase_subjects
+            ids = self._ensure_ids([s for s in named if s is not None])
+            sid = ids.__getitem__
+            self._many("insert_leaf", [
+                (leaf.seq, leaf.kind, ids.get(leaf.subject() or ""), format_time(leaf.at),
+                 leaf.raw, h)
+                for leaf, h in zip(placed, hashes, strict=True)
+            ])  # fmt: skip
+            for subject in batch.erase_subjects:
+                self._exec("erase_addresses", (sid(subject),))
+                self._exec("erase_evidence", (sid(subject),))
+            self._many(
+                "put_address", [(sid(a.subject), a.literal, a.canonical) for a in batch.addresses]
+            )
+            self._many("put_evidence", [(sid(e.subject), e.hash, e.blob) for e in batch.evidence])
+            self._many("put_notice_text", [(n.hash, n.text, n.media_type) for n in batch.notices])
+            size = start + len(placed)
+            self._many("insert_node", completed_nodes(start, size, self._tiled(start, hashes)))
+            statements = [change_statement(change, sid) for change in changes]
             for name, group in groupby(statements, key=lambda s: s[0]):
                 self._many(name, [params for _, params in group])
             root = merkle_root(self._tiled(start, hashes), size)
@@ -229,29 +265,34 @@ class SQLStore:
     def subject_state(self, subject: str) -> SubjectState | None:
         return self.subject_states([subject]).get(subject)
 
+    def _by_ids(self, name: str, ids: list[int]) -> list[Any]:
+        if "{ids}" not in self._sql(name):
+            return self._all(name, (ids,))
+        return self._all(name, ids, ids=", ".join([self._placeholder] * len(ids)))
+
     def subject_states(self, subjects: Sequence[str]) -> dict[str, SubjectState]:
         out: dict[str, SubjectState] = {}
-        unique = list(dict.fromkeys(subjects))
-        arrays = "{subjects}" not in self._sql("consents_for_subjects")  # one array parameter
-        size = ARRAY_CHUNK if arrays else IN_CHUNK
-        for i in range(0, len(unique), size):
-            chunk = unique[i : i + size]
-
-            def rows(name: str, chunk: list[str] = chunk) -> list[Any]:
-                if arrays:
-                    return self._all(name, (chunk,))
-                return self._all(name, chunk, subjects=", ".join([self._placeholder] * len(chunk)))
-
+        with self._lock:
+            try:
+                known = self._ids_of(list(dict.fromkeys(subjects)))
+            except self.driver_errors as exc:
+                raise self._translate(exc) from exc
+        by_id = {sid: subject for subject, sid in known.items()}
+        id_list = list(by_id)
+        size = ARRAY_CHUNK if "{ids}" not in self._sql("consents_for_ids") else IN_CHUNK
+        for i in range(0, len(id_list), size):
+            chunk = id_list[i : i + size]
             consents: dict[str, dict[str, Any]] = {}
-            for row in rows("consents_for_subjects"):
+            for row in self._by_ids("consents_for_ids", chunk):
                 subject, record = consent_from_row(row)
                 consents.setdefault(subject, {})[record.list_id] = record
             sups: dict[str, list[Any]] = {}
-            for row in rows("suppressions_for_subjects"):
-                subject, sup = suppression_from_row(row)
-                sups.setdefault(subject, []).append(sup)
-            erased = {r[0] for r in rows("erased_among")}
-            for subject in chunk:
+            for row in self._by_ids("suppressions_for_ids", chunk):
+                _, sup = suppression_from_row(row)
+                sups.setdefault(by_id[int(row[0])], []).append(sup)
+            erased = {by_id[int(r[0])] for r in self._by_ids("erased_among_ids", chunk)}
+            for sid in chunk:
+                subject = by_id[sid]
                 if subject in consents or subject in sups:
                     out[subject] = SubjectState(
                         subject, consents.get(subject, {}), tuple(sups.get(subject, [])),
@@ -260,28 +301,26 @@ class SQLStore:
         return out
 
     def list_states(self, list_id: str) -> Iterator[tuple[str, SubjectState]]:
-        """A page of the list's records at a time (keyset on subject), with the suppressions
-        and erasures of that page's subject range read by two range scans."""
-        after = ""
+        """A page of the list's records at a time (keyset on the subject id), with the
+        suppressions and erasures of that page's id range read by two range scans."""
+        after = 0
         while True:
             rows = self._all("list_consents", (list_id, after, CHUNK))
             if not rows:
                 return
-            first, last = rows[0][0], rows[-1][0]
-            sups: dict[str, list[Suppression]] = {}
+            first, last = int(rows[0][20]), int(rows[-1][20])
+            sups: dict[int, list[Suppression]] = {}
             for row in self._all("suppressions_between", (first, last, list_id)):
-                subject, sup = suppression_from_row(row)
-                sups.setdefault(subject, []).append(sup)
-            erased = {r[0] for r in self._all("erased_between", (first, last))}
+                sups.setdefault(int(row[0]), []).append(suppression_from_row(row)[1])
+            erased = {int(r[0]) for r in self._all("erased_between", (first, last))}
             for row in rows:
-                subject, record = consent_from_row(row)
-                found = sups.get(subject)
-                yield (
-                    subject,
-                    SubjectState(
-                        subject, {list_id: record}, tuple(found) if found else (), subject in erased
-                    ),
+                subject, record = consent_from_row(row[:20])
+                sid = int(row[20])
+                found = sups.get(sid)
+                state = SubjectState(
+                    subject, {list_id: record}, tuple(found) if found else (), sid in erased
                 )
+                yield subject, state
             if len(rows) < CHUNK:
                 return
             after = last
@@ -340,11 +379,17 @@ class SQLStore:
             size = int(self._exec("size").fetchone()[0])
             for pos in range(0, size, CHUNK):
                 rows = self._exec("leaf_range", (pos, pos + CHUNK)).fetchall()
-                statements: list[tuple[str, tuple[Any, ...]]] = []
-                for row in rows:
-                    leaf = decode_leaf(bytes(row[1]))
-                    ref = LeafRef(int(row[0]), bytes(row[2]).hex())
-                    statements.extend(change_statement(c) for c in changes_for(leaf, ref))
+                changes = [
+                    change
+                    for row in rows
+                    for change in changes_for(
+                        decode_leaf(bytes(row[1])), LeafRef(int(row[0]), bytes(row[2]).hex())
+                    )
+                ]
+                ids = self._ids_of(
+                    list({s for c in changes if (s := change_subject(c)) is not None})
+                )
+                statements = [change_statement(c, ids.__getitem__) for c in changes]
                 for name, group in groupby(statements, key=lambda s: s[0]):
                     self._many(name, [params for _, params in group])
 
@@ -356,9 +401,9 @@ class SQLStore:
         row = self._one("address", (subject,))
         return AddressRow(row[0], row[1], row[2]) if row else None
 
-    def evidence(self, hash: str) -> EvidenceBlob | None:
-        row = self._one("evidence", (hash,))
-        return EvidenceBlob(row[0], row[1], bytes(row[2])) if row else None
+    def evidence(self, subject: str, hash: str) -> EvidenceBlob | None:
+        row = self._one("evidence", (subject, hash))
+        return EvidenceBlob(row[1], row[0], bytes(row[2])) if row else None
 
     def notice_text(self, hash: str) -> NoticeText | None:
         row = self._one("notice_text", (hash,))

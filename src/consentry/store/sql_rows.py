@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
@@ -71,14 +71,15 @@ def suppression_from_row(row: Sequence[Any]) -> tuple[str, Suppression]:
     return subject, sup
 
 
-def change_statement(change: Change) -> tuple[str, tuple[Any, ...]]:
-    """The named query and parameters that apply one projection change."""
+def change_statement(change: Change, sid: Callable[[str], int]) -> tuple[str, tuple[Any, ...]]:
+    """The named query and parameters that apply one projection change; ``sid`` maps a subject
+    ref to its dense id."""
     if isinstance(change, PutConsent):
         r = change.record
         just = r.justifying
         return "put_consent", (
-            change.subject, r.list_id, r.status.value, r.basis, r.jurisdiction, r.method,
-            r.source, r.notice, r.evidence, format_time(r.given_at),
+            sid(change.subject), change.subject, r.list_id, r.status.value, r.basis,
+            r.jurisdiction, r.method, r.source, r.notice, r.evidence, format_time(r.given_at),
             format_time(r.valid_until) if r.valid_until else None, r.confirmed,
             r.grant.index, r.grant.hash, just.index if just else None, just.hash if just else None,
             r.changed.index, r.changed.hash,
@@ -89,22 +90,28 @@ def change_statement(change: Change) -> tuple[str, tuple[Any, ...]]:
         ref = change.leaf
         return "confirm_consent", (
             True, ref.index, ref.hash, ref.index, ref.hash,
-            change.subject, change.list_id, change.record,
+            sid(change.subject), change.list_id, change.record,
         )  # fmt: skip
     if isinstance(change, EndConsents):
         ref = change.leaf
         if change.list_id is None:
-            return "end_consent_all", (change.status.value, ref.index, ref.hash, change.subject)
+            return "end_consent_all", (
+                change.status.value,
+                ref.index,
+                ref.hash,
+                sid(change.subject),
+            )
         return "end_consent_list", (
-            change.status.value, ref.index, ref.hash, change.subject, change.list_id,
+            change.status.value, ref.index, ref.hash, sid(change.subject), change.list_id,
         )  # fmt: skip
     if isinstance(change, AddSuppression):
         s = change.suppression
         return "add_suppression", (
-            change.subject, s.leaf.index, s.scope, s.reason.value, s.leaf.hash, format_time(s.at),
+            sid(change.subject), s.leaf.index, s.scope, s.reason.value, s.leaf.hash,
+            format_time(s.at),
         )  # fmt: skip
     if isinstance(change, MarkErased):
-        return "mark_erased", (change.subject,)
+        return "mark_erased", (sid(change.subject),)
     if isinstance(change, PutList):
         return "put_list", (change.list_id, change.purpose, change.leaf.index, change.leaf.hash)
     if isinstance(change, PutNotice):
@@ -114,3 +121,9 @@ def change_statement(change: Change) -> tuple[str, tuple[Any, ...]]:
         )  # fmt: skip
     settings = canonical_json(dict(change.settings)).decode("utf-8")
     return "put_organisation", (settings, change.leaf.index, change.leaf.hash)
+
+
+def change_subject(change: Change) -> str | None:
+    """The subject ref a projection change is about, if any."""
+    subject = getattr(change, "subject", None)
+    return subject if isinstance(subject, str) else None

@@ -1,5 +1,7 @@
 -- Named queries shared by the SQL stores. Placeholders are '?'; the PostgreSQL store rewrites
 -- them to '%s' when it loads this file. A dialect's own queries.sql overrides a name here.
+-- Per-subject tables are keyed by subjects.id (dense, in order of first sight); the subject ref
+-- itself lives in `subjects` (and, for reading without a join, in proj_consent).
 
 -- name: size
 SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger_leaves;
@@ -7,8 +9,17 @@ SELECT COALESCE(MAX(seq) + 1, 0) FROM ledger_leaves;
 -- name: last_at
 SELECT at FROM ledger_leaves ORDER BY seq DESC LIMIT 1;
 
+-- name: max_subject_id
+SELECT COALESCE(MAX(id), 0) FROM subjects;
+
+-- name: add_subject
+INSERT INTO subjects (id, subject) VALUES (?, ?);
+
+-- name: subject_ids
+SELECT id, subject FROM subjects WHERE subject IN ({subjects});
+
 -- name: insert_leaf
-INSERT INTO ledger_leaves (seq, kind, subject, at, leaf, leaf_hash) VALUES (?, ?, ?, ?, ?, ?);
+INSERT INTO ledger_leaves (seq, kind, subject_id, at, leaf, leaf_hash) VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: leaf
 SELECT seq, leaf, leaf_hash FROM ledger_leaves WHERE seq = ?;
@@ -17,7 +28,8 @@ SELECT seq, leaf, leaf_hash FROM ledger_leaves WHERE seq = ?;
 SELECT seq, leaf, leaf_hash FROM ledger_leaves WHERE seq >= ? AND seq < ? ORDER BY seq;
 
 -- name: leaves_for_subject
-SELECT seq, leaf, leaf_hash FROM ledger_leaves WHERE subject = ? ORDER BY seq;
+SELECT seq, leaf, leaf_hash FROM ledger_leaves
+WHERE subject_id = (SELECT id FROM subjects WHERE subject = ?) ORDER BY seq;
 
 -- name: leaf_hashes
 SELECT leaf_hash FROM ledger_leaves WHERE seq >= ? AND seq < ? ORDER BY seq;
@@ -39,11 +51,11 @@ SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size;
 SELECT size, root, note, created_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1;
 
 -- name: put_consent
-INSERT INTO proj_consent (subject, list_id, status, basis, jurisdiction, method, source, notice,
-    evidence, given_at, valid_until, confirmed, grant_index, grant_hash, justifying_index,
-    justifying_hash, changed_index, changed_hash, facts, record_id)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (subject, list_id) DO UPDATE SET status = excluded.status, basis = excluded.basis,
+INSERT INTO proj_consent (subject_id, subject, list_id, status, basis, jurisdiction, method,
+    source, notice, evidence, given_at, valid_until, confirmed, grant_index, grant_hash,
+    justifying_index, justifying_hash, changed_index, changed_hash, facts, record_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (subject_id, list_id) DO UPDATE SET status = excluded.status, basis = excluded.basis,
     jurisdiction = excluded.jurisdiction, method = excluded.method, source = excluded.source,
     notice = excluded.notice, evidence = excluded.evidence, given_at = excluded.given_at,
     valid_until = excluded.valid_until, confirmed = excluded.confirmed,
@@ -55,21 +67,21 @@ ON CONFLICT (subject, list_id) DO UPDATE SET status = excluded.status, basis = e
 -- name: confirm_consent
 UPDATE proj_consent SET status = 'given', confirmed = ?, justifying_index = ?,
     justifying_hash = ?, changed_index = ?, changed_hash = ?
-WHERE subject = ? AND list_id = ? AND record_id = ? AND status IN ('given', 'requested');
+WHERE subject_id = ? AND list_id = ? AND record_id = ? AND status IN ('given', 'requested');
 
 -- name: end_consent_list
 UPDATE proj_consent SET status = ?, changed_index = ?, changed_hash = ?
-WHERE subject = ? AND list_id = ?;
+WHERE subject_id = ? AND list_id = ?;
 
 -- name: end_consent_all
-UPDATE proj_consent SET status = ?, changed_index = ?, changed_hash = ? WHERE subject = ?;
+UPDATE proj_consent SET status = ?, changed_index = ?, changed_hash = ? WHERE subject_id = ?;
 
 -- name: add_suppression
-INSERT INTO proj_suppression (subject, leaf_index, scope, reason, leaf_hash, at)
+INSERT INTO proj_suppression (subject_id, leaf_index, scope, reason, leaf_hash, at)
 VALUES (?, ?, ?, ?, ?, ?);
 
 -- name: mark_erased
-INSERT INTO proj_erased (subject) VALUES (?) ON CONFLICT (subject) DO NOTHING;
+INSERT INTO proj_erased (subject_id) VALUES (?) ON CONFLICT (subject_id) DO NOTHING;
 
 -- name: put_list
 INSERT INTO proj_lists (list_id, purpose, leaf_index, leaf_hash) VALUES (?, ?, ?, ?)
@@ -88,31 +100,18 @@ INSERT INTO proj_organisation (id, settings, leaf_index, leaf_hash) VALUES (1, ?
 ON CONFLICT (id) DO UPDATE SET settings = excluded.settings,
     leaf_index = excluded.leaf_index, leaf_hash = excluded.leaf_hash;
 
--- name: consents_for_subject
-SELECT subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
-    valid_until, confirmed, grant_index, grant_hash, justifying_index, justifying_hash,
-    changed_index, changed_hash, facts, record_id
-FROM proj_consent WHERE subject = ?;
-
 -- name: all_consents
 SELECT subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
     valid_until, confirmed, grant_index, grant_hash, justifying_index, justifying_hash,
     changed_index, changed_hash, facts, record_id
 FROM proj_consent ORDER BY subject, list_id;
 
--- name: suppressions_for_subject
-SELECT subject, leaf_index, scope, reason, leaf_hash, at FROM proj_suppression
-WHERE subject = ? ORDER BY leaf_index;
-
 -- name: all_suppressions
-SELECT subject, leaf_index, scope, reason, leaf_hash, at FROM proj_suppression
-ORDER BY subject, leaf_index;
-
--- name: is_erased
-SELECT 1 FROM proj_erased WHERE subject = ?;
+SELECT s.subject, p.leaf_index, p.scope, p.reason, p.leaf_hash, p.at
+FROM proj_suppression p JOIN subjects s ON s.id = p.subject_id ORDER BY s.subject, p.leaf_index;
 
 -- name: all_erased
-SELECT subject FROM proj_erased ORDER BY subject;
+SELECT s.subject FROM proj_erased e JOIN subjects s ON s.id = e.subject_id ORDER BY s.subject;
 
 -- name: list_info
 SELECT list_id, purpose, leaf_index, leaf_hash FROM proj_lists WHERE list_id = ?;
@@ -143,53 +142,56 @@ DELETE FROM proj_notices;
 DELETE FROM proj_organisation;
 
 -- name: put_address
-INSERT INTO side_addresses (subject, literal, canonical) VALUES (?, ?, ?)
-ON CONFLICT (subject) DO NOTHING;
+INSERT INTO side_addresses (subject_id, literal, canonical) VALUES (?, ?, ?)
+ON CONFLICT (subject_id) DO NOTHING;
 
 -- name: put_evidence
-INSERT INTO side_evidence (hash, subject, blob) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING;
+INSERT INTO side_evidence (subject_id, hash, blob) VALUES (?, ?, ?)
+ON CONFLICT (subject_id, hash) DO NOTHING;
 
 -- name: put_notice_text
 INSERT INTO side_notice_texts (hash, text, media_type) VALUES (?, ?, ?)
 ON CONFLICT (hash) DO NOTHING;
 
 -- name: erase_addresses
-DELETE FROM side_addresses WHERE subject = ?;
+DELETE FROM side_addresses WHERE subject_id = ?;
 
 -- name: erase_evidence
-DELETE FROM side_evidence WHERE subject = ?;
+DELETE FROM side_evidence WHERE subject_id = ?;
 
 -- name: address
-SELECT subject, literal, canonical FROM side_addresses WHERE subject = ?;
+SELECT s.subject, a.literal, a.canonical FROM side_addresses a
+JOIN subjects s ON s.id = a.subject_id WHERE s.subject = ?;
 
 -- name: evidence
-SELECT hash, subject, blob FROM side_evidence WHERE hash = ?;
+SELECT s.subject, e.hash, e.blob FROM side_evidence e
+JOIN subjects s ON s.id = e.subject_id WHERE s.subject = ? AND e.hash = ?;
 
 -- name: notice_text
 SELECT hash, text, media_type FROM side_notice_texts WHERE hash = ?;
 
--- name: consents_for_subjects
+-- name: consents_for_ids
 SELECT subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
     valid_until, confirmed, grant_index, grant_hash, justifying_index, justifying_hash,
     changed_index, changed_hash, facts, record_id
-FROM proj_consent WHERE subject IN ({subjects});
+FROM proj_consent WHERE subject_id IN ({ids});
 
--- name: suppressions_for_subjects
-SELECT subject, leaf_index, scope, reason, leaf_hash, at FROM proj_suppression
-WHERE subject IN ({subjects}) ORDER BY subject, leaf_index;
+-- name: suppressions_for_ids
+SELECT subject_id, leaf_index, scope, reason, leaf_hash, at FROM proj_suppression
+WHERE subject_id IN ({ids}) ORDER BY subject_id, leaf_index;
 
--- name: erased_among
-SELECT subject FROM proj_erased WHERE subject IN ({subjects});
+-- name: erased_among_ids
+SELECT subject_id FROM proj_erased WHERE subject_id IN ({ids});
 
 -- name: list_consents
 SELECT subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
     valid_until, confirmed, grant_index, grant_hash, justifying_index, justifying_hash,
-    changed_index, changed_hash, facts, record_id
-FROM proj_consent WHERE list_id = ? AND subject > ? ORDER BY subject LIMIT ?;
+    changed_index, changed_hash, facts, record_id, subject_id
+FROM proj_consent WHERE list_id = ? AND subject_id > ? ORDER BY subject_id LIMIT ?;
 
 -- name: suppressions_between
-SELECT subject, leaf_index, scope, reason, leaf_hash, at FROM proj_suppression
-WHERE subject >= ? AND subject <= ? AND scope IN ('*', ?) ORDER BY subject, leaf_index;
+SELECT subject_id, leaf_index, scope, reason, leaf_hash, at FROM proj_suppression
+WHERE subject_id >= ? AND subject_id <= ? AND scope IN ('*', ?) ORDER BY subject_id, leaf_index;
 
 -- name: erased_between
-SELECT subject FROM proj_erased WHERE subject >= ? AND subject <= ?;
+SELECT subject_id FROM proj_erased WHERE subject_id >= ? AND subject_id <= ?;

@@ -3,19 +3,21 @@
 -- name: begin_write
 SELECT pg_advisory_xact_lock(7310252771364861001);
 
-
 -- One array parameter instead of hundreds of placeholders: the text stays the same, so psycopg
 -- and the server prepare it once.
 
--- name: consents_for_subjects
+-- name: subject_ids
+SELECT id, subject FROM subjects WHERE subject = ANY(?);
+
+-- name: consents_for_ids
 SELECT subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
     valid_until, confirmed, grant_index, grant_hash, justifying_index, justifying_hash,
     changed_index, changed_hash, facts, record_id
-FROM proj_consent WHERE subject = ANY(?);
+FROM proj_consent WHERE subject_id = ANY(?);
 
--- name: suppressions_for_subjects
-SELECT subject, leaf_index, scope, reason, leaf_hash, at FROM proj_suppression
-WHERE subject = ANY(?) ORDER BY subject, leaf_index;
+-- name: suppressions_for_ids
+SELECT subject_id, leaf_index, scope, reason, leaf_hash, at FROM proj_suppression
+WHERE subject_id = ANY(?) ORDER BY subject_id, leaf_index;
 
--- name: erased_among
-SELECT subject FROM proj_erased WHERE subject = ANY(?);
+-- name: erased_among_ids
+SELECT subject_id FROM proj_erased WHERE subject_id = ANY(?);

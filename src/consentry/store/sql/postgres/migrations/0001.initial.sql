@@ -1,14 +1,21 @@
 -- consentry schema 1 (PostgreSQL). The ledger tables refuse UPDATE and DELETE (invariant 4).
 
+-- Every subject ref gets a dense integer id when first seen, so that the per-subject tables
+-- below grow at their end instead of taking random keys (append speed). Append-only.
+CREATE TABLE subjects (
+    id      BIGINT PRIMARY KEY,
+    subject TEXT NOT NULL UNIQUE
+);
+
 CREATE TABLE ledger_leaves (
     seq       BIGINT PRIMARY KEY,
     kind      TEXT NOT NULL,
-    subject   TEXT,
+    subject_id BIGINT,
     at        TEXT NOT NULL,
     leaf      BYTEA NOT NULL,
     leaf_hash BYTEA NOT NULL
 );
-CREATE INDEX ledger_leaves_subject ON ledger_leaves (subject) WHERE subject IS NOT NULL;
+CREATE INDEX ledger_leaves_subject ON ledger_leaves (subject_id) WHERE subject_id IS NOT NULL;
 
 CREATE TABLE ledger_nodes (
     level INTEGER NOT NULL,
@@ -43,8 +50,13 @@ CREATE TRIGGER ledger_checkpoints_append_only BEFORE UPDATE OR DELETE ON ledger_
     FOR EACH ROW EXECUTE FUNCTION consentry_refuse_change();
 CREATE TRIGGER ledger_checkpoints_no_truncate BEFORE TRUNCATE ON ledger_checkpoints
     FOR EACH STATEMENT EXECUTE FUNCTION consentry_refuse_change();
+CREATE TRIGGER subjects_append_only BEFORE UPDATE OR DELETE ON subjects
+    FOR EACH ROW EXECUTE FUNCTION consentry_refuse_change();
+CREATE TRIGGER subjects_no_truncate BEFORE TRUNCATE ON subjects
+    FOR EACH STATEMENT EXECUTE FUNCTION consentry_refuse_change();
 
 CREATE TABLE proj_consent (
+    subject_id       BIGINT NOT NULL,
     subject          TEXT NOT NULL,
     list_id          TEXT NOT NULL,
     status           TEXT NOT NULL,
@@ -65,21 +77,21 @@ CREATE TABLE proj_consent (
     changed_hash     TEXT NOT NULL,
     facts            TEXT NOT NULL,
     record_id        TEXT NOT NULL,
-    PRIMARY KEY (subject, list_id)
+    PRIMARY KEY (subject_id, list_id)
 );
-CREATE INDEX proj_consent_list ON proj_consent (list_id, subject);
+CREATE INDEX proj_consent_list ON proj_consent (list_id, subject_id);
 
 CREATE TABLE proj_suppression (
-    subject    TEXT NOT NULL,
+    subject_id BIGINT NOT NULL,
     leaf_index BIGINT NOT NULL,
     scope      TEXT NOT NULL,
     reason     TEXT NOT NULL,
     leaf_hash  TEXT NOT NULL,
     at         TEXT NOT NULL,
-    PRIMARY KEY (subject, leaf_index)
+    PRIMARY KEY (subject_id, leaf_index)
 );
 
-CREATE TABLE proj_erased (subject TEXT PRIMARY KEY);
+CREATE TABLE proj_erased (subject_id BIGINT PRIMARY KEY);
 
 CREATE TABLE proj_lists (
     list_id    TEXT PRIMARY KEY,
@@ -105,16 +117,16 @@ CREATE TABLE proj_organisation (
 );
 
 CREATE TABLE side_addresses (
-    subject   TEXT PRIMARY KEY,
+    subject_id BIGINT PRIMARY KEY,
     literal   TEXT NOT NULL,
     canonical TEXT NOT NULL
 );
 CREATE TABLE side_evidence (
-    hash    TEXT PRIMARY KEY,
-    subject TEXT,
-    blob    BYTEA NOT NULL
+    subject_id BIGINT NOT NULL,
+    hash       TEXT NOT NULL,
+    blob       BYTEA NOT NULL,
+    PRIMARY KEY (subject_id, hash)
 );
-CREATE INDEX side_evidence_subject ON side_evidence (subject);
 CREATE TABLE side_notice_texts (
     hash       TEXT PRIMARY KEY,
     text       TEXT NOT NULL,
