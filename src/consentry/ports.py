@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from consentry.domain.leaves import LeafDraft
 from consentry.domain.merkle import SubtreeSource
 from consentry.domain.state import LeafRef, Projection, SubjectState
 
@@ -48,12 +49,10 @@ class NoticeText:
 
 @dataclass(slots=True)
 class Batch:
-    """Everything one append writes, in one transaction: leaves, side rows, erasures.
+    """Everything one append writes, in one transaction: leaves (the store gives them their
+    places), side rows, erasures."""
 
-    ``leaves`` are :class:`consentry.domain.leaves.LeafDraft`; the store gives them their places.
-    """
-
-    leaves: list[Any] = field(default_factory=list)
+    leaves: list[LeafDraft] = field(default_factory=list)
     addresses: list[AddressRow] = field(default_factory=list)
     evidence: list[EvidenceBlob] = field(default_factory=list)
     notices: list[NoticeText] = field(default_factory=list)

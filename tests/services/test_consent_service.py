@@ -104,3 +104,19 @@ def test_keys_are_never_overwritten(tmp_path: Path) -> None:
 def test_missing_keys_say_run_init(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match="consentry init"):
         FileKeyRing(tmp_path / "nowhere")
+
+
+def test_a_checkpoint_of_another_log_is_refused_even_under_our_key(tmp_path: Path) -> None:
+    from consentry.domain.checkpoint import Checkpoint
+    from consentry.domain.errors import ConsentryError
+    from consentry.keys.notes import sign_checkpoint
+
+    ring = FileKeyRing.create(tmp_path, "consentry.local/ours")
+    size, root = ring.verify_checkpoint(ring.sign_checkpoint(3, b"\x01" * 32))
+    assert (size, root) == (3, b"\x01" * 32)
+    foreign = sign_checkpoint(
+        Checkpoint("consentry.local/other", 3, b"\x01" * 32), ring.checkpoint_origin(),
+        ring._signing_key,
+    )  # fmt: skip
+    with pytest.raises(ConsentryError, match=r"origin|other"):
+        ring.verify_checkpoint(foreign)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 from pathlib import Path
@@ -175,8 +176,6 @@ def _forge(path: Path) -> None:
             "SELECT seq, leaf FROM ledger_leaves WHERE kind = 'consent-withdrawn'"
         ).fetchone()
         forged = bytes(raw).replace(b'"method":"one-click"', b'"method":"one-klick"')
-        import hashlib
-
         conn.execute(
             "UPDATE ledger_leaves SET leaf = ?, leaf_hash = ? WHERE seq = ?",
             (forged, hashlib.sha256(b"\x00" + forged).digest(), seq),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -45,7 +45,3 @@ def pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint=option)
         out[key.strip()] = value
     return out
-
-
-def pass_settings(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return click.pass_obj(fn)

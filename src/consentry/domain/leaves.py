@@ -109,7 +109,6 @@ SCHEMAS: Final[Mapping[str, Mapping[str, str]]] = {
     "subject-erased": {"record": STR, "subject": HASH, "actor": STR, "request": OPT_STR},
 }
 
-KINDS: Final = frozenset(SCHEMAS)
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")
 

@@ -125,7 +125,7 @@ class FileKeyRing:
         )
 
     def verify_checkpoint(self, note: str) -> tuple[int, bytes]:
-        checkpoint = verify_checkpoint_note(note, [self.verifier_key()])
+        checkpoint = verify_checkpoint_note(note, [self.verifier_key()], origin=self._origin)
         return checkpoint.size, checkpoint.root
 
     def token_key(self, kid: str | None = None) -> tuple[str, bytes]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
-from consentry.domain.errors import ConsentryError, ProofRangeError
+from consentry.domain.errors import ConsentryError, ProofRangeError, StoreError
 from consentry.domain.merkle import (
     EMPTY_ROOT,
     RootAccumulator,
@@ -32,7 +32,8 @@ def append_sealed(ctx: Context, batch: Batch) -> AppendResult:
 def issue_checkpoint(ctx: Context) -> str:
     """Sign a checkpoint of the current tree (stored, and returned as signed-note text)."""
     result = ctx.store.append(Batch(), seal=ctx.keys.sign_checkpoint)
-    assert result.note is not None
+    if result.note is None:  # a sealed append always returns its note
+        raise StoreError("the store returned no signed checkpoint")
     return result.note
 
 
