@@ -16,12 +16,21 @@ same way and the codes are documented in one place (``docs/exit-codes.md`` is ge
     │   ├── DuplicateList (17, 409)
     │   ├── UnknownSubject (18, 404)
     │   ├── NothingToConfirm (19, 409)
-    │   └── ProofRangeError (41, 400)       a proof asked for outside the tree
+    │   ├── ProofRangeError (41, 400)       a proof asked for outside the tree
+    │   ├── TemplateError (43, 422)         a template that does not compile or names unknown fields
+    │   ├── HeaderInjection (44, 422)       a header value with CR, LF or NUL
+    │   ├── SenderIdentityMissing (45, 422) what the jurisdiction asks the sender to show is missing
+    │   ├── UnknownCampaign (46, 404)
+    │   ├── CampaignStateError (47, 409)    a campaign verb its current state does not allow
+    │   ├── ApprovalRequired (48, 409)      a campaign above the size limit without two approvals
+    │   └── InvalidMailURL (49, 400)        an SMTP URL or mail setting that cannot be used
     ├── SetupError (20, 409)                ``consentry init`` missing or incomplete
     │   └── KeyMaterialError (21, 500)      a key file that is missing, unreadable or too open
     ├── StoreError (30, 503)                the database failed; the operation did nothing
     │   ├── CorruptStore (31, 500)          the file is not a consentry database
     │   └── AppendOnlyViolation (32, 500)   something tried to change or delete a ledger row
+    ├── TransportError (50, 502)            the mail server cannot be reached or refused the session
+    ├── DispatchHalted (51, 409)            the kill switch is engaged; nothing is handed off
     ├── VerificationFailed (40, 1)          the ledger does not verify; carries the first bad index
     └── ClockRegressed (42, 503)            the clock went backwards past the ledger's last time
 """
@@ -140,6 +149,62 @@ class ProofRangeError(InputError):
     code = "proof-range"
 
 
+class TemplateError(InputError):
+    """A campaign template that does not compile, or names merge fields that do not exist."""
+
+    exit_code = 43
+    http_status = 422
+    code = "template-error"
+
+
+class HeaderInjection(InputError):
+    """A header value from data containing CR, LF or NUL (R27); refused, nothing was sent."""
+
+    exit_code = 44
+    http_status = 422
+    code = "header-injection"
+
+
+class SenderIdentityMissing(InputError):
+    """The sender identity lacks what the jurisdiction requires (R29)."""
+
+    exit_code = 45
+    http_status = 422
+    code = "sender-identity-missing"
+
+
+class UnknownCampaign(InputError):
+    """No campaign of that name."""
+
+    exit_code = 46
+    http_status = 404
+    code = "unknown-campaign"
+
+
+class CampaignStateError(InputError):
+    """A campaign verb that the campaign's current state does not allow."""
+
+    exit_code = 47
+    http_status = 409
+    code = "campaign-state"
+
+
+class ApprovalRequired(InputError):
+    """A campaign above the approval threshold has not been approved by two people (R30)."""
+
+    exit_code = 48
+    http_status = 409
+    code = "approval-required"
+
+
+class InvalidMailURL(InputError):
+    """An SMTP URL or mail setting that cannot be used."""
+
+    exit_code = 49
+    http_status = 400
+    code = "invalid-mail-url"
+
+
 class SetupError(ConsentryError):
     """consentry is not initialised here (no keys or organisation)."""
 
@@ -178,6 +243,22 @@ class AppendOnlyViolation(StoreError):
     exit_code = 32
     http_status = 500
     code = "append-only"
+
+
+class TransportError(ConsentryError):
+    """The mail server cannot be reached, or refused the session (greeting, TLS, AUTH)."""
+
+    exit_code = 50
+    http_status = 502
+    code = "transport-error"
+
+
+class DispatchHalted(ConsentryError):
+    """The global kill switch is engaged: no message is handed off until it is released."""
+
+    exit_code = 51
+    http_status = 409
+    code = "dispatch-halted"
 
 
 class VerificationFailed(ConsentryError):
