@@ -58,8 +58,14 @@ class FixedClock:
     def __init__(self, start: datetime | None = None) -> None:
         self.at = start or datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
+    #: Added after each reading, for tests where time must pass on its own.
+    step: timedelta | None = None
+
     def now(self) -> datetime:
-        return self.at
+        at = self.at
+        if self.step is not None:
+            self.at += self.step
+        return at
 
     def advance(self, **kwargs: float) -> datetime:
         self.at += timedelta(**kwargs)

@@ -47,6 +47,66 @@ class NoticeText:
     media_type: str
 
 
+# --- campaigns and dispatch ---------------------------------------------------------------------
+
+#: The states of one recipient's message in a campaign. ``claimed``: a worker took it and has not
+#: decided; ``decided``: an allow decision is durable, nothing sent yet; ``handing``: its batch is
+#: with the transport, so the handoff may be under way. The last five are final.
+MESSAGE_STATES: tuple[str, ...] = (
+    "queued", "claimed", "decided", "handing", "sent", "denied", "rejected", "failed",
+    "uncertain",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    campaign_id: str
+    list_id: str
+    template_class: str
+    jurisdiction: str
+    state: str
+    spec: dict[str, Any]
+    content_hash: str
+    created_at: datetime
+    #: Index of the campaign-created leaf; -1 in a batch that writes it (the store fills it in).
+    created_index: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRow:
+    campaign_id: str
+    actor: str
+    report: str
+    recipients: int
+    #: Index of the campaign-approved leaf; in a batch, the position of that leaf in the batch.
+    leaf_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageUpdate:
+    """A change to one queue row, written with the leaves of its batch. ``leaf`` is the position
+    in ``Batch.leaves`` of the send-decided or send-handed-off leaf that justifies it."""
+
+    campaign_id: str
+    subject: str
+    state: str
+    leaf: int | None = None
+    attempts: int | None = None
+    not_before: datetime | None = None
+    reply: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    campaign_id: str
+    subject: str
+    attempts: int
+    #: The literal and canonical address; None when the side row is gone (erased).
+    literal: str | None
+    canonical: str | None
+    decided_index: int | None = None
+
+
 @dataclass(slots=True)
 class Batch:
     """Everything one append writes, in one transaction: leaves (the store gives them their
@@ -57,6 +117,11 @@ class Batch:
     evidence: list[EvidenceBlob] = field(default_factory=list)
     notices: list[NoticeText] = field(default_factory=list)
     erase_subjects: list[str] = field(default_factory=list)
+    campaigns: list[CampaignRow] = field(default_factory=list)
+    approvals: list[ApprovalRow] = field(default_factory=list)
+    messages: list[MessageUpdate] = field(default_factory=list)
+    #: Dispatch controls to set (value None removes), e.g. ("halted", reason) for the kill switch.
+    controls: list[tuple[str, str | None]] = field(default_factory=list)
 
 
 #: Signs a checkpoint inside the append's transaction: (tree size, root) -> signed note text.
@@ -144,6 +209,105 @@ class Store(Protocol):
     def evidence(self, subject: str, hash: str) -> EvidenceBlob | None: ...
     def notice_text(self, hash: str) -> NoticeText | None: ...
 
+    # campaigns and the dispatch queue
+    def campaign(self, campaign_id: str) -> CampaignRow | None: ...
+    def campaigns(self) -> list[CampaignRow]: ...
+    def set_campaign_state(self, campaign_id: str, state: str, allowed_from: Sequence[str]) -> str:
+        """Move a campaign to ``state`` if it is in one of ``allowed_from``; returns the state it
+        was in (unchanged when that is not allowed: the caller raises)."""
+        ...
+
+    def approvals(self, campaign_id: str) -> list[ApprovalRow]: ...
+    def enqueue_campaign(self, campaign_id: str, list_id: str) -> int:
+        """Queue every subject with a consent record on the list (idempotent); returns how many
+        rows were added."""
+        ...
+
+    def claim_messages(
+        self, campaign_id: str, worker_id: str, limit: int, now: datetime
+    ) -> list[ClaimedMessage]:
+        """Take up to ``limit`` queued rows due by ``now`` for this worker (PostgreSQL: FOR
+        UPDATE SKIP LOCKED, so any number of workers can claim at once)."""
+        ...
+
+    def release_messages(self, campaign_id: str, subjects: Sequence[str]) -> None:
+        """Put claimed or decided rows back in the queue (withheld before handoff)."""
+        ...
+
+    def mark_handing(self, campaign_id: str, subjects: Sequence[str]) -> None:
+        """Decided rows whose batch goes to the transport now: from here a crash leaves them
+        uncertain (before it, they go back to the queue)."""
+        ...
+
+    def message_counts(self, campaign_id: str) -> dict[str, int]: ...
+    def messages_in_state(self, campaign_id: str, state: str) -> list[ClaimedMessage]: ...
+    def heartbeat(self, worker_id: str, campaign_id: str, now: datetime) -> None: ...
+    def stale_workers(self, campaign_id: str, seen_before: datetime) -> list[str]:
+        """Workers of the campaign not seen since ``seen_before``, and rows claimed by workers
+        that never registered, as worker ids."""
+        ...
+
+    def orphaned_messages(self, campaign_id: str, workers: Sequence[str]) -> list[ClaimedMessage]:
+        """Rows the given (dead) workers left behind. Claimed and decided rows go back to the
+        queue here (nothing of them was sent); the handing ones are returned: their handoff is
+        uncertain."""
+        ...
+
+    def forget_workers(self, workers: Sequence[str]) -> None: ...
+    def objections_since(self, index: int) -> tuple[int, list[tuple[int, str]]]:
+        """(ledger size, [(index, subject)]) of withdrawal, suppression and erasure leaves at
+        ``index`` or later: what the dispatcher's watcher polls."""
+        ...
+
+    def control(self, name: str) -> str | None: ...
+
+    def close(self) -> None: ...
+
+
+# --- the way out: only the dispatcher holds a Transport ----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One message for the transport: envelope addresses and the RFC 5322 bytes (CRLF line
+    endings, not dot-stuffed). ``key`` is the caller's, returned in the Handoff."""
+
+    key: Any
+    sender: str
+    recipient: str
+    data: bytes
+    smtputf8: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """What became of one envelope. ``outcome``: accepted, rejected (5xx), deferred (4xx, or the
+    session broke before the final dot: nothing delivered), uncertain (the dot was sent, no reply
+    came), withheld (the gate said no just before MAIL FROM) or failed (a local reason)."""
+
+    key: Any
+    outcome: str
+    code: int | None
+    enhanced: str | None
+    reply: str
+    stage: str
+    at: float
+
+
+class Transport(Protocol):
+    """SMTPPool (``mail/smtp_pool.py``) and Outbox (``mail/outbox.py``)."""
+
+    async def start(self) -> None: ...
+    async def send(
+        self, envelopes: Sequence[Envelope], gate: Callable[[Envelope], bool]
+    ) -> list[Handoff]: ...
+    async def close(self) -> None: ...
+
+
+class MessageSigner(Protocol):
+    """DKIM: the header fields to prepend to each message (empty bytes when not signing)."""
+
+    async def sign_many(self, messages: Sequence[bytes]) -> list[bytes]: ...
     def close(self) -> None: ...
 
 
@@ -162,4 +326,8 @@ class KeyRing(Protocol):
     def sign_checkpoint(self, size: int, root: bytes) -> str: ...
     def verify_checkpoint(self, note: str) -> tuple[int, bytes]:
         """Verify a signed note with this ring's key; returns (size, root) or raises."""
+        ...
+
+    def token_key(self, kid: str | None = None) -> tuple[str, bytes]:
+        """The unsubscribe-token HMAC key by id (the current one when None): (id, key)."""
         ...

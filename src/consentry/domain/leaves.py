@@ -107,7 +107,54 @@ SCHEMAS: Final[Mapping[str, Mapping[str, str]]] = {
         "evidence": OPT_HASH,
     },
     "subject-erased": {"record": STR, "subject": HASH, "actor": STR, "request": OPT_STR},
+    # campaigns and dispatch (issue 3)
+    "campaign-created": {
+        "campaign": STR,
+        "list": STR,
+        "template_class": STR,
+        "jurisdiction": STR,
+        "content": HASH,
+        "sender": STR,
+        "actor": STR,
+    },
+    "campaign-approved": {
+        "campaign": STR,
+        "report": HASH,
+        "recipients": INT,
+        "content": HASH,
+        "actor": STR,
+    },
+    "send-decided": {
+        "campaign": STR,
+        "message": STR,
+        "subject": HASH,
+        "template_class": STR,
+        "allowed": BOOL,
+        "reason": STR,
+        "basis": OPT_STR,
+        "justifying_index": OPT_INT,
+        "justifying_hash": OPT_HASH,
+        "ruleset": STR,
+        "jurisdiction": STR,
+        "checked_size": INT,
+        "attempt": INT,
+    },
+    "send-handed-off": {
+        "campaign": STR,
+        "message": STR,
+        "subject": HASH,
+        "decision": INT,
+        "outcome": STR,
+        "code": OPT_INT,
+        "enhanced": OPT_STR,
+        "reply": OPT_STR,
+        "stage": STR,
+    },
+    "dispatch-switched": {"halted": BOOL, "reason": STR, "actor": STR},
 }
+
+#: The outcomes a ``send-handed-off`` leaf records.
+HANDOFF_OUTCOMES: Final = frozenset({"accepted", "rejected", "deferred", "uncertain", "failed"})
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z\Z")

@@ -23,9 +23,10 @@ from consentry.ports import (
     StoredCheckpoint,
     StoredLeaf,
 )
+from consentry.store.memory_dispatch import MemoryDispatch
 
 
-class MemoryStore:
+class MemoryStore(MemoryDispatch):
     """Keeps leaves, projections and side tables in dicts; appends are serialised by a lock."""
 
     def __init__(self) -> None:
@@ -40,6 +41,7 @@ class MemoryStore:
         self._evidence: dict[str, EvidenceBlob] = {}
         self._notice_texts: dict[str, NoticeText] = {}
         self._checkpoints: list[StoredCheckpoint] = []
+        self._init_dispatch()
 
     # --- ledger ---------------------------------------------------------------------------------
 
@@ -81,6 +83,7 @@ class MemoryStore:
                 self._evidence.setdefault(ev.hash, ev)
             for text in batch.notices:
                 self._notice_texts.setdefault(text.hash, text)
+            self._write_dispatch(batch, placed)
             if note is not None:
                 self._checkpoints.append(StoredCheckpoint(size, root, note, datetime.now(UTC)))
             return AppendResult(tuple(refs), size, root, note)

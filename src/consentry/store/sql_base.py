@@ -41,6 +41,7 @@ from consentry.ports import (
     StoredCheckpoint,
     StoredLeaf,
 )
+from consentry.store.sql_dispatch import SQLDispatch
 from consentry.store.sql_rows import (
     change_statement,
     change_subject,
@@ -53,7 +54,7 @@ IN_CHUNK = 500
 ARRAY_CHUNK = 5000
 
 
-class SQLStore:
+class SQLStore(SQLDispatch):
     """Store over a DB-API connection; see the module docstring."""
 
     #: The driver's exception classes, translated into StoreError and its subclasses.
@@ -108,11 +109,16 @@ class SQLStore:
         for statement in statements:
             self._conn.execute(statement)
 
-    def _write(self, fn: Any) -> Any:
-        """Run ``fn`` inside one serialised write transaction."""
+    def _write(self, fn: Any, serialised: bool = True) -> Any:
+        """Run ``fn`` inside one write transaction, serialised with appends unless
+        ``serialised`` is False (claims and bookkeeping that write no leaf)."""
         with self._lock:
             try:
-                self._begin()
+                if serialised:
+                    self._begin()
+                else:
+                    for statement in self._queries["begin_plain"]:
+                        self._conn.execute(statement)
                 result = fn()
                 self._conn.execute("COMMIT")
                 return result
@@ -182,7 +188,7 @@ class SQLStore:
             ]
             named = [leaf.subject() for leaf in placed]
             named += [a.subject for a in batch.addresses] + [e.subject for e in batch.evidence]
-            named += batch.erase_subjects
+            named += batch.erase_subjects + [m.subject for m in batch.messages]
             ids = self._ensure_ids([s for s in named if s is not None])
             sid = ids.__getitem__
             self._many("insert_leaf", [
@@ -203,6 +209,7 @@ class SQLStore:
             statements = [change_statement(change, sid) for change in changes]
             for name, group in groupby(statements, key=lambda s: s[0]):
                 self._many(name, [params for _, params in group])
+            self._write_dispatch(batch, placed, ids)
             root = merkle_root(self._tiled(start, hashes), size)
             note = seal(size, root) if seal is not None else None
             if note is not None:

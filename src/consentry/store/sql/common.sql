@@ -195,3 +195,117 @@ WHERE subject_id >= ? AND subject_id <= ? AND scope IN ('*', ?) ORDER BY subject
 
 -- name: erased_between
 SELECT subject_id FROM proj_erased WHERE subject_id >= ? AND subject_id <= ?;
+
+-- --- campaigns and dispatch (schema 2) ----------------------------------------------------------
+
+-- name: put_campaign
+INSERT INTO campaigns (campaign_id, list_id, template_class, jurisdiction, state, spec,
+    content_hash, created_at, created_index)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: campaign
+SELECT campaign_id, list_id, template_class, jurisdiction, state, spec, content_hash, created_at,
+    created_index FROM campaigns WHERE campaign_id = ?;
+
+-- name: campaigns
+SELECT campaign_id, list_id, template_class, jurisdiction, state, spec, content_hash, created_at,
+    created_index FROM campaigns ORDER BY created_index;
+
+-- name: campaign_state
+SELECT state FROM campaigns WHERE campaign_id = ?;
+
+-- name: set_campaign_state
+UPDATE campaigns SET state = ? WHERE campaign_id = ?;
+
+-- name: put_approval
+INSERT INTO campaign_approvals (campaign_id, actor, report, recipients, leaf_index)
+VALUES (?, ?, ?, ?, ?);
+
+-- name: approvals
+SELECT campaign_id, actor, report, recipients, leaf_index FROM campaign_approvals
+WHERE campaign_id = ? ORDER BY leaf_index;
+
+-- name: enqueue_campaign
+INSERT INTO campaign_messages (campaign_id, subject_id, state)
+SELECT ?, subject_id, 'queued' FROM proj_consent WHERE list_id = ?
+ON CONFLICT (campaign_id, subject_id) DO NOTHING;
+
+-- name: claim_messages
+UPDATE campaign_messages SET state = 'claimed', claimed_by = ?
+WHERE campaign_id = ? AND subject_id IN (
+    SELECT subject_id FROM campaign_messages
+    WHERE campaign_id = ? AND state = 'queued' AND (not_before IS NULL OR not_before <= ?)
+    ORDER BY subject_id LIMIT ?)
+RETURNING subject_id, attempts;
+
+-- name: claimed_details
+SELECT m.subject_id, s.subject, a.literal, a.canonical, m.attempts, m.decided_index
+FROM campaign_messages m JOIN subjects s ON s.id = m.subject_id
+LEFT JOIN side_addresses a ON a.subject_id = m.subject_id
+WHERE m.campaign_id = ? AND m.claimed_by = ? AND m.state = 'claimed'
+ORDER BY m.subject_id;
+
+-- name: update_message
+UPDATE campaign_messages SET state = ?, attempts = COALESCE(?, attempts), not_before = ?,
+    reply = COALESCE(?, reply),
+    decided_index = CASE WHEN ? = 'send-decided' THEN ? ELSE decided_index END,
+    outcome_index = CASE WHEN ? = 'send-handed-off' THEN ? ELSE outcome_index END,
+    claimed_by = CASE WHEN ? IN ('claimed', 'decided', 'handing') THEN claimed_by ELSE NULL END
+WHERE campaign_id = ? AND subject_id = ?;
+
+-- name: release_message
+UPDATE campaign_messages SET state = 'queued', claimed_by = NULL
+WHERE campaign_id = ? AND subject_id = ? AND state IN ('claimed', 'decided', 'handing');
+
+-- name: mark_handing
+UPDATE campaign_messages SET state = 'handing'
+WHERE campaign_id = ? AND subject_id = ? AND state = 'decided';
+
+-- name: message_counts
+SELECT state, COUNT(*) FROM campaign_messages WHERE campaign_id = ? GROUP BY state;
+
+-- name: messages_in_state
+SELECT m.subject_id, s.subject, a.literal, a.canonical, m.attempts, m.decided_index
+FROM campaign_messages m JOIN subjects s ON s.id = m.subject_id
+LEFT JOIN side_addresses a ON a.subject_id = m.subject_id
+WHERE m.campaign_id = ? AND m.state = ? ORDER BY m.subject_id;
+
+-- name: heartbeat
+INSERT INTO dispatch_workers (worker_id, campaign_id, seen_at) VALUES (?, ?, ?)
+ON CONFLICT (worker_id) DO UPDATE SET seen_at = excluded.seen_at,
+    campaign_id = excluded.campaign_id;
+
+-- name: stale_workers
+SELECT worker_id FROM dispatch_workers WHERE campaign_id = ? AND seen_at < ?
+UNION
+SELECT DISTINCT claimed_by FROM campaign_messages m
+WHERE m.campaign_id = ? AND m.claimed_by IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM dispatch_workers w WHERE w.worker_id = m.claimed_by);
+
+-- name: requeue_orphans
+UPDATE campaign_messages SET state = 'queued', claimed_by = NULL
+WHERE campaign_id = ? AND claimed_by = ? AND state IN ('claimed', 'decided');
+
+-- name: orphaned_decided
+SELECT m.subject_id, s.subject, a.literal, a.canonical, m.attempts, m.decided_index
+FROM campaign_messages m JOIN subjects s ON s.id = m.subject_id
+LEFT JOIN side_addresses a ON a.subject_id = m.subject_id
+WHERE m.campaign_id = ? AND m.claimed_by = ? AND m.state = 'handing' ORDER BY m.subject_id;
+
+-- name: forget_worker
+DELETE FROM dispatch_workers WHERE worker_id = ?;
+
+-- name: objections_since
+SELECT l.seq, s.subject FROM ledger_leaves l JOIN subjects s ON s.id = l.subject_id
+WHERE l.kind IN ('consent-withdrawn', 'suppressed', 'subject-erased') AND l.seq >= ?
+ORDER BY l.seq;
+
+-- name: control
+SELECT value FROM dispatch_controls WHERE name = ?;
+
+-- name: put_control
+INSERT INTO dispatch_controls (name, value) VALUES (?, ?)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+
+-- name: drop_control
+DELETE FROM dispatch_controls WHERE name = ?;

@@ -21,3 +21,15 @@ WHERE subject_id = ANY(?) ORDER BY subject_id, leaf_index;
 
 -- name: erased_among_ids
 SELECT subject_id FROM proj_erased WHERE subject_id = ANY(?);
+
+-- Any number of workers claim at once; each skips the rows another holds.
+-- name: claim_messages
+UPDATE campaign_messages SET state = 'claimed', claimed_by = ?
+WHERE campaign_id = ? AND subject_id IN (
+    SELECT subject_id FROM campaign_messages
+    WHERE campaign_id = ? AND state = 'queued' AND (not_before IS NULL OR not_before <= ?)
+    ORDER BY subject_id LIMIT ? FOR UPDATE SKIP LOCKED)
+RETURNING subject_id, attempts;
+
+-- name: begin_plain
+BEGIN;

@@ -2,3 +2,6 @@
 
 -- name: begin_write
 BEGIN IMMEDIATE;
+
+-- name: begin_plain
+BEGIN IMMEDIATE;
