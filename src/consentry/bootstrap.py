@@ -9,7 +9,7 @@ from pathlib import Path
 
 from consentry.domain.errors import InputError
 from consentry.keys.ring import FileKeyRing
-from consentry.ports import Store
+from consentry.ports import MessageSigner, Store, Transport
 from consentry.services.context import Context
 from consentry.settings import Settings
 
@@ -57,3 +57,35 @@ def open_app(settings: Settings) -> App:
 
 def create_keys(settings: Settings, origin: str) -> FileKeyRing:
     return FileKeyRing.create(settings.home, origin)
+
+
+def open_transport(
+    url: str,
+    connections: int = 8,
+    rate: float | None = None,
+    per_domain_rate: float | None = None,
+) -> Transport:
+    """The way out for the dispatcher: an SMTP pool for ``smtp://`` and ``smtps://`` URLs, or the
+    in-memory outbox for ``outbox:`` (dry runs: every message recorded, nothing leaves)."""
+    if url == "outbox:":
+        from consentry.mail.outbox import Outbox
+
+        return Outbox()
+    from consentry.mail.smtp_pool import SMTPPool
+    from consentry.mail.smtp_url import parse_smtp_url
+
+    return SMTPPool(parse_smtp_url(url), connections, rate, per_domain_rate)
+
+
+def open_signer(home: Path, from_address: str, workers: int | None = None) -> MessageSigner | None:
+    """DKIM for mail from this address's domain, with every key made for it by
+    ``consentry dkim keygen`` (RSA, or RSA and Ed25519); None when it has none."""
+    from consentry.domain.addresses import parse_address
+    from consentry.keys.dkim_keys import load_dkim_keys
+
+    keys = load_dkim_keys(home, parse_address(from_address).domain)
+    if not keys:
+        return None
+    from consentry.mail.signing import DKIMPoolSigner
+
+    return DKIMPoolSigner(keys, workers)

@@ -3,6 +3,12 @@
 * ``CONSENTRY_HOME`` (``--home``): where keys live; default ``./.consentry``.
 * ``CONSENTRY_DATABASE_URL`` (``--database``): ``sqlite:///path``, ``postgresql://...`` or
   ``memory:``; default ``sqlite:///<home>/consentry.sqlite``.
+* ``CONSENTRY_SMTP_URL`` (``campaign send --smtp``): ``smtp://[user:pass@]host:port`` or
+  ``smtps://...``.
+* ``CONSENTRY_BASE_URL`` (``campaign send --base-url``): the HTTPS origin that unsubscribe links
+  and the one-click ``List-Unsubscribe`` URL are built on.
+* ``CONSENTRY_APPROVAL_THRESHOLD`` (``--approval-threshold``): campaigns with more recipients need
+  two approvals; default 10000.
 """
 
 from __future__ import annotations
@@ -11,11 +17,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from consentry.domain.errors import InputError
+
+DEFAULT_APPROVAL_THRESHOLD = 10_000
+
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
     database_url: str
+    smtp_url: str | None = None
+    base_url: str | None = None
+    approval_threshold: int = DEFAULT_APPROVAL_THRESHOLD
 
 
 def load_settings(
@@ -28,4 +41,13 @@ def load_settings(
         or env.get("CONSENTRY_DATABASE_URL")
         or f"sqlite:///{home_path / 'consentry.sqlite'}"
     )
-    return Settings(home=home_path, database_url=url)
+    threshold = env.get("CONSENTRY_APPROVAL_THRESHOLD") or str(DEFAULT_APPROVAL_THRESHOLD)
+    if not threshold.isdigit():
+        raise InputError(f"CONSENTRY_APPROVAL_THRESHOLD={threshold!r} is not a whole number")
+    return Settings(
+        home=home_path,
+        database_url=url,
+        smtp_url=env.get("CONSENTRY_SMTP_URL") or None,
+        base_url=env.get("CONSENTRY_BASE_URL") or None,
+        approval_threshold=int(threshold),
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from consentry.cli import consent_cmds, ledger_cmds, setup_cmds
+from consentry.cli import campaign_cmds, consent_cmds, dkim_cmds, ledger_cmds, setup_cmds
 from consentry.cli.render import fail
 from consentry.domain.errors import ConsentryError
 from consentry.settings import load_settings
@@ -38,6 +38,8 @@ def cli(ctx: click.Context, home: str | None, database: str | None) -> None:
 setup_cmds.register(cli)
 consent_cmds.register(cli)
 ledger_cmds.register(cli)
+campaign_cmds.register(cli)
+dkim_cmds.register(cli)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -7,7 +7,7 @@ import hashlib
 import re
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -174,44 +174,62 @@ class Recorded:
 
 def grant_consent(ctx: Context, grant: Grant) -> Recorded:
     """Record a consent (or a double opt-in request) with its notice and evidence."""
-    address, subject = subject_for(ctx, grant.email)
+    return grant_many(ctx, [grant])[0]
+
+
+def grant_many(ctx: Context, grants: Sequence[Grant]) -> list[Recorded]:
+    """Record many consents in one append (one transaction, one checkpoint); each is checked
+    as :func:`grant_consent` checks it, and one bad grant records none of them."""
     org = organisation(ctx)
-    require_list(ctx, grant.list_id)
-    info = ctx.store.notice_info(grant.notice)
-    if info is None or info.list_id != grant.list_id:
-        raise UnknownNotice(
-            f"notice {grant.notice!r} was not published for list {grant.list_id!r}; "
-            "publish it with 'consentry notice publish'"
-        )
-    if not grant.evidence:
-        raise MissingEvidence(
-            "a consent needs its evidence (for example --evidence ip=203.0.113.9 "
-            "--evidence form=signup-v3); none was given"
-        )
     now = _now(ctx)
-    jurisdiction = grant.jurisdiction or org.jurisdiction.value
-    check_grant(org, grant.basis, jurisdiction, grant.facts, now)
-    evidence = _evidence(grant.evidence, subject, now)
-    record = _record_id()
-    fields: dict[str, Any] = {
-        "record": record, "subject": subject, "controller": org.controller,
-        "list": grant.list_id, "channel": CHANNEL, "basis": grant.basis,
-        "jurisdiction": jurisdiction, "language": grant.language, "notice": grant.notice,
-        "form_version": grant.form_version, "method": grant.method,
-        "valid_until": format_time(grant.valid_until) if grant.valid_until else None,
-        "actor": grant.actor, "source": grant.source, "evidence": evidence.hash,
-        "facts": dict(grant.facts),
-    }  # fmt: skip
-    kind = "consent-requested" if grant.requested else "consent-given"
-    leaves = [LeafDraft(kind, now, fields)]
-    if grant.confirmed:
-        leaves.append(_confirmation(subject, grant.list_id, record, None, grant.actor, now))
-    batch = Batch(
-        leaves=leaves,
-        addresses=[AddressRow(subject, address.literal, address.canonical)],
-        evidence=[evidence],
-    )
-    return Recorded(subject, append_sealed(ctx, batch).refs, record)
+    notices: dict[str, Any] = {}
+    batch = Batch()
+    made: list[tuple[str, str, int]] = []
+    for grant in grants:
+        address, subject = subject_for(ctx, grant.email)
+        if grant.notice not in notices:
+            require_list(ctx, grant.list_id)
+            notices[grant.notice] = ctx.store.notice_info(grant.notice)
+        info = notices[grant.notice]
+        if info is None or info.list_id != grant.list_id:
+            raise UnknownNotice(
+                f"notice {grant.notice!r} was not published for list {grant.list_id!r}; "
+                "publish it with 'consentry notice publish'"
+            )
+        if not grant.evidence:
+            raise MissingEvidence(
+                "a consent needs its evidence (for example --evidence ip=203.0.113.9 "
+                "--evidence form=signup-v3); none was given"
+            )
+        jurisdiction = grant.jurisdiction or org.jurisdiction.value
+        check_grant(org, grant.basis, jurisdiction, grant.facts, now)
+        evidence = _evidence(grant.evidence, subject, now)
+        record = _record_id()
+        fields: dict[str, Any] = {
+            "record": record, "subject": subject, "controller": org.controller,
+            "list": grant.list_id, "channel": CHANNEL, "basis": grant.basis,
+            "jurisdiction": jurisdiction, "language": grant.language, "notice": grant.notice,
+            "form_version": grant.form_version, "method": grant.method,
+            "valid_until": format_time(grant.valid_until) if grant.valid_until else None,
+            "actor": grant.actor, "source": grant.source, "evidence": evidence.hash,
+            "facts": dict(grant.facts),
+        }  # fmt: skip
+        first = len(batch.leaves)
+        kind = "consent-requested" if grant.requested else "consent-given"
+        batch.leaves.append(LeafDraft(kind, now, fields))
+        if grant.confirmed:
+            batch.leaves.append(
+                _confirmation(subject, grant.list_id, record, None, grant.actor, now)
+            )
+        batch.addresses.append(AddressRow(subject, address.literal, address.canonical))
+        batch.evidence.append(evidence)
+        made.append((subject, record, first))
+    refs = append_sealed(ctx, batch).refs
+    ends = [first for _, _, first in made[1:]] + [len(refs)]
+    return [
+        Recorded(subject, tuple(refs[first:end]), record)
+        for (subject, record, first), end in zip(made, ends, strict=True)
+    ]
 
 
 def _confirmation(
