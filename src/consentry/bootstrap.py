@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from consentry.domain.errors import InputError
 from consentry.keys.ring import FileKeyRing
@@ -89,3 +90,29 @@ def open_signer(home: Path, from_address: str, workers: int | None = None) -> Me
     from consentry.mail.signing import DKIMPoolSigner
 
     return DKIMPoolSigner(keys, workers)
+
+
+def local_sink(directory: Path | None = None) -> Any:
+    """A local SMTP sink in a background thread (a context manager yielding the sink, whose
+    ``url`` the dispatcher can send to): for the demo and for trying consentry out."""
+    from consentry.mail.sink import SinkThread
+
+    return SinkThread(directory)
+
+
+def serve_sink(host: str, port: int, directory: Path | None) -> None:
+    """Run the local SMTP sink in the foreground until interrupted."""
+    import asyncio
+
+    from consentry.mail.sink import SMTPSink
+
+    async def main() -> None:
+        sink = SMTPSink(host, port, directory)
+        await sink.start()
+        print(f"consentry sink listening on {sink.url}", flush=True)
+        try:
+            await sink.serve_forever()
+        finally:
+            await sink.close()
+
+    asyncio.run(main())

@@ -27,10 +27,23 @@ def templates(tmp_path: Path) -> tuple[Path, Path]:
 
 def _create(run: Runner, templates: tuple[Path, Path], *extra: str) -> object:
     return run(
-        "campaign", "create", "spring", "--list", "news", "--subject", "Spring news",
-        "--text", str(templates[0]), "--html", str(templates[1]), "--from", "news@example.com",
-        "--reply-to", "help@example.com", *extra,
-    )  # fmt: skip
+        "campaign",
+        "create",
+        "spring",
+        "--list",
+        "news",
+        "--subject",
+        "Spring news",
+        "--text",
+        str(templates[0]),
+        "--html",
+        str(templates[1]),
+        "--from",
+        "news@example.com",
+        "--reply-to",
+        "help@example.com",
+        *extra,
+    )
 
 
 def _dns(run: Runner) -> dict[bytes, bytes]:
@@ -38,7 +51,7 @@ def _dns(run: Runner) -> dict[bytes, bytes]:
     assert shown.code == 0, shown.err
     records = {}
     for key in shown.json():
-        records[(key['name'].rstrip('.') + '.').encode()] = key['value'].encode()
+        records[(key["name"].rstrip(".") + ".").encode()] = key["value"].encode()
     return records
 
 
@@ -50,8 +63,16 @@ def test_create_preflight_send_with_dual_dkim_and_status(
     assert grant(run, ready, "bounce@example.org").code == 0
     assert run("consent", "withdraw", "person5@example.org", "--channel", "web").code == 0
     for algorithm in ("rsa-sha256", "ed25519-sha256"):
-        made = run("dkim", "keygen", "--domain", "example.com", "--selector",
-                   algorithm[:3], "--algorithm", algorithm)  # fmt: skip
+        made = run(
+            "dkim",
+            "keygen",
+            "--domain",
+            "example.com",
+            "--selector",
+            algorithm[:3],
+            "--algorithm",
+            algorithm,
+        )
         assert made.code == 0, made.err
         assert "_domainkey.example.com" in made.out
     created = _create(run, templates)
@@ -66,16 +87,19 @@ def test_create_preflight_send_with_dual_dkim_and_status(
 
     script = {"bounce@example.org": (550, "5.1.1 no such user")}
     with RecordingSMTPServer(script=script) as server:
-        sent = run("campaign", "send", "spring", "--smtp", server.url, "--base-url", BASE,
-                   "--json")  # fmt: skip
+        sent = run("campaign", "send", "spring", "--smtp", server.url, "--base-url", BASE, "--json")
         assert sent.code == 0, sent.err
         received = server.wait_for(5)
     summary = sent.json()
     assert summary["dkim"] is True
     status = run("campaign", "status", "spring", "--json").json()
     assert {k: status[k] for k in ("queued", "sent", "denied", "failed", "uncertain")} == {
-        "queued": 0, "sent": 5, "denied": 1, "failed": 1, "uncertain": 0,
-    }  # fmt: skip
+        "queued": 0,
+        "sent": 5,
+        "denied": 1,
+        "failed": 1,
+        "uncertain": 0,
+    }
     assert all(isinstance(status[k], int) for k in ("queued", "sent", "denied", "failed"))
     records = _dns(run)
     for message in received:
@@ -84,8 +108,7 @@ def test_create_preflight_send_with_dual_dkim_and_status(
         assert signatures.verify(idx=0, dnsfunc=lambda name, timeout=5: records[name])
         assert signatures.verify(idx=1, dnsfunc=lambda name, timeout=5: records[name])
         assert b"a=rsa-sha256" in message.data and b"a=ed25519-sha256" in message.data
-    assert {r for m in received for r in m.rcpt_tos} == {f"person{n}@example.org"
-                                                          for n in range(5)}  # fmt: skip
+    assert {r for m in received for r in m.rcpt_tos} == {f"person{n}@example.org" for n in range(5)}
     bounced = run("check", "bounce@example.org", "--list", "news", "--json")
     assert bounced.code == 5 and bounced.json()["reason"] == "suppressed-hard-bounce"
     again = run("campaign", "send", "spring", "--smtp", "outbox:", "--base-url", BASE)
@@ -98,18 +121,53 @@ def test_bad_templates_identity_and_headers_are_refused_by_name(
 ) -> None:
     unknown = tmp_path / "bad.txt"
     unknown.write_text("Hello {{ first_name }}\n")
-    result = run("campaign", "create", "x", "--list", "news", "--subject", "S", "--text",
-                 str(unknown), "--from", "news@example.com")  # fmt: skip
+    result = run(
+        "campaign",
+        "create",
+        "x",
+        "--list",
+        "news",
+        "--subject",
+        "S",
+        "--text",
+        str(unknown),
+        "--from",
+        "news@example.com",
+    )
     assert result.code == 43 and "first_name" in result.err and "text" in result.err
     result = _create(run, templates, "--jurisdiction", "us")
     assert result.code == 45 and "postal" in result.err.lower()  # type: ignore[attr-defined]
-    result = run("campaign", "create", "y", "--list", "news", "--subject", "Hi\r\nBcc: x@evil",
-                 "--text", str(templates[0]), "--from", "news@example.com")  # fmt: skip
+    result = run(
+        "campaign",
+        "create",
+        "y",
+        "--list",
+        "news",
+        "--subject",
+        "Hi\r\nBcc: x@evil",
+        "--text",
+        str(templates[0]),
+        "--from",
+        "news@example.com",
+    )
     assert result.code == 44
     promo = tmp_path / "promo.txt"
     promo.write_text("Your order shipped. Also: 20% off everything in our sale!\n")
-    result = run("campaign", "create", "z", "--list", "news", "--subject", "Your order",
-                 "--text", str(promo), "--from", "news@example.com", "--class", "service")  # fmt: skip
+    result = run(
+        "campaign",
+        "create",
+        "z",
+        "--list",
+        "news",
+        "--subject",
+        "Your order",
+        "--text",
+        str(promo),
+        "--from",
+        "news@example.com",
+        "--class",
+        "service",
+    )
     assert result.code == 43 and "R16" in result.err
     assert run("campaign", "list", "--json").json() == []
 
@@ -122,8 +180,15 @@ def test_send_needs_a_server_an_https_base_and_two_approvals_above_the_threshold
     assert _create(run, templates).code == 0  # type: ignore[attr-defined]
     monkeypatch.delenv("CONSENTRY_SMTP_URL", raising=False)
     assert run("campaign", "send", "spring", "--base-url", BASE).code == 3
-    no_https = run("campaign", "send", "spring", "--smtp", "outbox:", "--base-url",
-                   "http://consent.example.com")  # fmt: skip
+    no_https = run(
+        "campaign",
+        "send",
+        "spring",
+        "--smtp",
+        "outbox:",
+        "--base-url",
+        "http://consent.example.com",
+    )
     assert no_https.code == 3 and "HTTPS" in no_https.err
     monkeypatch.setenv("CONSENTRY_APPROVAL_THRESHOLD", "2")
     blocked = run("campaign", "send", "spring", "--smtp", "outbox:", "--base-url", BASE)

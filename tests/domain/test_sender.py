@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+from typing import Any
 
 import pytest
 from jinja2 import StrictUndefined
@@ -77,8 +78,8 @@ def test_everything_missing_is_listed(
     ],
 )
 def test_each_requirement_alone(where: Jurisdiction, field: str) -> None:
-    blank = "   " if field == "name" else None
-    identity = dataclasses.replace(FULL, **{field: blank})
+    blank: dict[str, Any] = {field: "   " if field == "name" else None}
+    identity = dataclasses.replace(FULL, **blank)
     with pytest.raises(SenderIdentityMissing, match=field):
         check_identity(identity, where, TemplateClass.MARKETING)
 

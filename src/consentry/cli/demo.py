@@ -5,17 +5,31 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.panel import Panel
 
-from consentry.bootstrap import SystemClock, create_keys, open_app, open_store
+from consentry.bootstrap import (
+    SystemClock,
+    create_keys,
+    local_sink,
+    open_app,
+    open_signer,
+    open_store,
+)
 from consentry.cli.render import console
 from consentry.domain.merkle import verify_consistency, verify_inclusion
 from consentry.domain.profiles import Jurisdiction, OrganisationType, configure_organisation
-from consentry.services import consent, gate, ledger, subjects
+from consentry.keys.dkim_keys import dns_record, generate_dkim_key
+from consentry.ports import Transport
+from consentry.services import campaigns, consent, gate, ledger, subjects
 from consentry.services.context import Context
+from consentry.services.dispatch import DispatchOptions, Progress, send_campaign
 from consentry.settings import Settings
 
 MARKER = ".consentry-demo"
@@ -135,7 +149,9 @@ def demo_cmd(directory: Path) -> None:
     finally:
         app.close()
 
-    _step("6. Tampering is caught")
+    _campaign(settings, directory)
+
+    _step("7. Tampering is caught")
     forged = directory / "tampered.sqlite"
     shutil.copyfile(directory / "consentry.sqlite", forged)
     _forge(forged)
@@ -157,6 +173,8 @@ def demo_cmd(directory: Path) -> None:
         f"{home} .venv/bin/consentry subject show bob@example.org",
         f"{home} .venv/bin/consentry check alice@example.org --list newsletter --json",
         f"{home} .venv/bin/consentry ledger verify",
+        f"{home} .venv/bin/consentry campaign status spring-news",
+        f"ls {directory}/sink | head   # the messages the local SMTP sink received",
         f"{home} .venv/bin/consentry ledger prove 3 --json",
         f"{home} .venv/bin/consentry ledger export {directory}/ledger.jsonl",
         f"{home} CONSENTRY_DATABASE_URL=sqlite:///{forged} .venv/bin/consentry ledger verify",
@@ -183,3 +201,127 @@ def _forge(path: Path) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+AUDIENCE = 600
+LATE = "zoe@example.org"
+TEXT = """Hello {{ email }},
+
+Spring is here, and so is our newsletter: three events near you, and what your support did
+this winter.
+"""
+
+
+def _campaign(settings: Settings, directory: Path) -> None:
+    _step("6. A campaign to a local SMTP sink, and an unsubscribe that lands mid-campaign")
+    app = open_app(settings)
+    ctx = app.context
+    try:
+        notice = ctx.store.notices_for_list("newsletter")[-1].notice
+        grants = [
+            consent.Grant(
+                email=e, list_id="newsletter", basis="consent", notice=notice,
+                method="web-form", source="first-party", actor="signup-form",
+                evidence={"ip": "198.51.100.4", "form": "signup-v3"}, confirmed=True,
+            )
+            for e in [f"reader{i}@example.net" for i in range(AUDIENCE)] + [LATE]
+        ]  # fmt: skip
+        consent.grant_many(ctx, grants)
+        key = generate_dkim_key(settings.home, "example.org", "demo2026")
+        console.print(f"  {AUDIENCE + 1} more readers consented; DKIM key for example.org made")
+        name, value = dns_record(key)
+        console.print(f'  to publish in DNS: {name} TXT "{value[:32]}…"', soft_wrap=True)
+        campaigns.create_campaign(ctx, campaigns.CampaignSpec(
+            name="spring-news", list_id="newsletter", subject="Spring news from {{ sender.name }}",
+            text=TEXT, html=None, from_address="news@example.org",
+            reply_to="privacy@example.org",
+        ), "demo")  # fmt: skip
+        report = campaigns.preflight(ctx, "spring-news")
+        console.print(
+            f"  preflight: {report['recipients']} recipients, {report['allowed']} allowed "
+            f"({report['by_basis']}), denied {report['by_reason']}, allowed without a "
+            f"justifying record: {report['allowed_without_justifying_record']}"
+        )
+        with local_sink(directory / "sink") as sink:
+            late = _unsubscribe_when(settings, sink, AUDIENCE // 3)
+            signer = open_signer(settings.home, "news@example.org", workers=0)
+            try:
+                result = send_campaign(
+                    ctx,
+                    "spring-news",
+                    _transport(sink.url),
+                    "https://consent.example.org",
+                    signer,
+                    DispatchOptions(batch=100),
+                    _ticker(),
+                )
+            finally:
+                if signer is not None:
+                    signer.close()
+            late.join()
+            received = sink.stats.by_recipient
+        status = campaigns.campaign_status(ctx, "spring-news")
+        console.print(
+            f"  sent {status['sent']}, denied {status['denied']}, failed {status['failed']}, "
+            f"uncertain {status['uncertain']} at {result.rate:.0f} messages/s; the sink holds "
+            f"{sum(received.values())} messages, none twice: {max(received.values()) == 1}"
+        )
+        console.print(
+            f"  {LATE} unsubscribed while the campaign ran and received "
+            f"{received.get(LATE, 0)} messages; her last leaves:"
+        )
+        history = subjects.subject_history(ctx, LATE)
+        for event in history["events"][-2:]:
+            f = event["fields"]
+            detail = (
+                f"allowed={f['allowed']} reason={f['reason']} (read the ledger at size "
+                f"{f['checked_size']})"
+                if event["kind"] == "send-decided"
+                else f"via {f['method']}"
+            )
+            console.print(f"    leaf {event['index']}: {event['kind']}: {detail}")
+        console.print(
+            "  every message went out only after its send-decided leaf named the consent leaf "
+            "that justified it; 'consentry subject show reader1@example.net' shows one"
+        )
+    finally:
+        app.close()
+
+
+def _transport(url: str) -> Transport:
+    from consentry.bootstrap import open_transport
+
+    return open_transport(url, connections=4)
+
+
+def _ticker() -> Callable[[Progress], None]:
+    shown = [0]
+
+    def tick(p: Progress) -> None:
+        if p.sent - shown[0] >= 200:
+            shown[0] = p.sent
+            console.print(f"  … {p.sent} sent, {p.denied} denied")
+
+    return tick
+
+
+def _unsubscribe_when(settings: Settings, sink: Any, count: int) -> threading.Thread:
+    """Zoe clicks unsubscribe once the sink has ``count`` messages (another process would do the
+    same through the web app; here a thread with its own connection)."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 60
+        while sink.stats.messages < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        other = open_app(settings)
+        try:
+            consent.withdraw_consent(
+                other.context, LATE, "newsletter", "web", "one-click", "first-party", "zoe"
+            )
+        finally:
+            other.close()
+        console.print(f"  [yellow]{LATE} unsubscribed after {sink.stats.messages} messages[/]")
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

@@ -12,7 +12,14 @@ from typing import Any
 
 import click
 
-from consentry.cli import campaign_cmds, consent_cmds, dkim_cmds, ledger_cmds, setup_cmds
+from consentry.cli import (
+    campaign_cmds,
+    consent_cmds,
+    dkim_cmds,
+    ledger_cmds,
+    setup_cmds,
+    sink_cmd,
+)
 from consentry.cli.render import fail
 from consentry.domain.errors import ConsentryError
 from consentry.settings import load_settings
@@ -40,6 +47,7 @@ consent_cmds.register(cli)
 ledger_cmds.register(cli)
 campaign_cmds.register(cli)
 dkim_cmds.register(cli)
+sink_cmd.register(cli)
 
 
 def main(argv: list[str] | None = None) -> Any:
