@@ -461,7 +461,7 @@ DOMAIN = st.sampled_from(["example.org", "bücher.example", "例子.example", "E
 VALUE = st.text(st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), max_size=100)
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     text=PARTS,
     page=st.none() | PARTS,
@@ -514,7 +514,7 @@ CAMPAIGN_FIELDS = ["from_name", "subject", "list_id", "feedback_id", "reply_to"]
 RECIPIENT_FIELDS = ["address", "email", "message_id", "unsubscribe_url", "unsubscribe_mailto"]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     field=st.sampled_from(CAMPAIGN_FIELDS + RECIPIENT_FIELDS),
     payload=PAYLOADS | st.text(max_size=12),
@@ -567,7 +567,7 @@ def test_header_injection_fuzz(field: str, payload: str, prefix: str, at_end: bo
 
 
 @given(name=st.text(max_size=60), subject=st.text(min_size=1, max_size=200))
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 def test_display_texts_survive_or_are_refused(name: str, subject: str) -> None:
     headers = dataclasses.replace(HEADERS, from_name=name, subject=subject)
     try:

@@ -48,10 +48,20 @@ class Hooked:
         return await self.outbox.send(envelopes, gate)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def ctx(request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock) -> Iterator[Context]:
     from functools import partial
 
+    if request.param == "postgres":
+        from consentry.store.postgres import PostgresStore
+
+        url = request.getfixturevalue("pg_url")
+        context = organised(
+            PostgresStore(url), tmp_path / "home", clock, partial(PostgresStore, url)
+        )
+        yield context
+        context.store.close()
+        return
     if request.param == "memory":
         from consentry.store.memory import MemoryStore
 

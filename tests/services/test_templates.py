@@ -239,7 +239,7 @@ def test_sentinels_avoid_the_content() -> None:
     assert avoided["unsubscribe_url"].lower() not in corpus.lower()
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(name=st.text(max_size=40), purpose=st.text(max_size=40))
 def test_campaign_values_are_never_read_as_jinja_or_slots(name: str, purpose: str) -> None:
     content = compile_(
