@@ -289,8 +289,11 @@ def test_stuffing_round_trips_through_a_receiver(parts: list[bytes]) -> None:
     assert unstuff(wire) == (expected_data(data) if data else b"")
 
 
-async def careless_server(ehlo: bool, bodies: list[bytes], seen: list[bytes]) -> asyncio.Server:
-    """A raw server that answers 354 to DATA even when the recipient was refused."""
+async def careless_server(
+    ehlo: bool, bodies: list[bytes], seen: list[bytes], mute_after_dot: bool = False
+) -> asyncio.Server:
+    """A raw server that answers 354 to DATA even when the recipient was refused (and, with
+    ``mute_after_dot``, never answers the final dot)."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 careless\r\n")
@@ -307,6 +310,10 @@ async def careless_server(ehlo: bool, bodies: list[bytes], seen: list[bytes]) ->
                 while (data := await reader.readline()) not in (b".\r\n", b""):
                     lines.append(data)
                 bodies.append(b"".join(lines))
+                if mute_after_dot:  # hang: read on, answer nothing
+                    while await reader.read(65536):
+                        pass
+                    break
                 writer.write(b"250 2.0.0 taken\r\n")
             else:
                 writer.write(b"221 bye\r\n" if verb == b"QUIT" else b"250 ok\r\n")
@@ -342,3 +349,19 @@ def test_no_content_is_sent_after_a_refused_recipient_even_if_data_gets_354(ehlo
     assert b"RSET\r\n" in seen
     assert ("PIPELINING" in conn.extensions) is ehlo
     assert any(line.startswith(b"HELO ") for line in seen) is not ehlo
+
+
+def test_no_reply_after_the_dot_within_the_timeout_is_uncertain() -> None:
+    bodies: list[bytes] = []
+
+    async def main() -> tuple[list[Handoff], SMTPConnection]:
+        server = await careless_server(True, bodies, [], mute_after_dot=True)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            return await session(f"smtp://127.0.0.1:{port}?timeout=0.3", envelopes(3))
+
+    handoffs, conn = run_in_loop(main())
+    got = by_key(handoffs)
+    assert (got[0].outcome, got[0].stage) == ("uncertain", "dot")
+    assert got[1].outcome == "deferred" and got[2].outcome == "deferred"
+    assert bodies == [BODIES[0]] and not conn.usable

@@ -81,7 +81,9 @@ class SMTPConnection:
     # -- session setup -------------------------------------------------------------------------
 
     async def connect(self, target: SMTPTarget, ssl_context: ssl.SSLContext | None = None) -> None:
-        """Open the session; raise ``TransportError`` naming host:port and the failed stage."""
+        """Open the session; raise ``TransportError`` naming host:port and the failed stage.
+
+        ``ssl_context`` (for smtps and STARTTLS) wins over ``target.verify_tls``."""
         self.target, self._timeout = target, target.timeout
         stage = "connect"
         try:

@@ -165,7 +165,8 @@ class SMTPPool:
         step = self.batch
         groups = deque(list(envelopes[i : i + step]) for i in range(0, len(envelopes), step))
         out: list[Handoff] = []
-        pace = self._pace if (self._rate or self._domain_rate) else None
+        limited = self._rate is not None or self._domain_rate is not None
+        pace = self._pace if limited else None
         workers = min(self.connections, len(groups))
         await asyncio.gather(*(self._work(groups, gate, pace, out) for _ in range(workers)))
         reason = f"no connection to {self.target.where}: {self._last_error}"
