@@ -158,6 +158,7 @@ class Dispatcher:
         self.worker = worker_id()
         self.progress = Progress(campaign_id)
         self._db = ThreadPoolExecutor(1, thread_name_prefix="consentry-db")
+        self._cpu = ThreadPoolExecutor(1, thread_name_prefix="consentry-render")
         self._row: CampaignRow | None = None
         self._watcher: Watcher | None = None
 
@@ -231,7 +232,7 @@ class Dispatcher:
 
     # --- decide (store thread) --------------------------------------------------------------------
 
-    def _decide(self) -> Prepared | None:
+    def _decide(self) -> tuple[list[Pending], datetime] | None:
         assert self._row is not None
         now = self.ctx.clock.now()
         claimed = self.store.claim_messages(self.campaign_id, self.worker, self.options.batch, now)
@@ -259,7 +260,7 @@ class Dispatcher:
             Pending(c, result.refs[pos].index, context.ledger_size, c.attempts + 1, mid)
             for c, pos, mid in allowed
         ]
-        return self._render(pending, now)
+        return pending, now
 
     def _render(self, pending: list[Pending], now: datetime) -> Prepared:
         date = format_datetime(now)
@@ -331,6 +332,7 @@ class Dispatcher:
             self._watcher.stop()
             await self._call(self.store.forget_workers, [self.worker])
             self._db.shutdown(wait=True)
+            self._cpu.shutdown(wait=True)
         if self.progress.stopped_by == "halted":
             raise DispatchHalted(
                 f"the kill switch stopped campaign {self.campaign_id!r}; "
@@ -358,8 +360,8 @@ class Dispatcher:
                 if (why := self._stop_reason()) is not None:
                     self.progress.stopped_by = why
                     break
-                prepared = await self._call(self._decide)
-                if prepared is None:
+                decided = await self._call(self._decide)
+                if decided is None:
                     if self._in_flight:  # its deferred messages may come back to the queue
                         self._recorded.clear()
                         await self._recorded.wait()
@@ -367,6 +369,9 @@ class Dispatcher:
                     if await self._wait_for_retries():
                         continue
                     break
+                # rendering runs beside the store thread, not on it
+                loop = asyncio.get_running_loop()
+                prepared = await loop.run_in_executor(self._cpu, self._render, *decided)
                 if self.signer is not None and prepared.envelopes:
                     prepared = await self._sign(prepared)
                 self._in_flight += 1

@@ -33,9 +33,11 @@ class Pending:
 
 def redact(reply: str, *addresses: str | None) -> str:
     """The reply without the recipient's address (any case)."""
+    folded = reply.casefold()
     for address in addresses:
-        if address:
+        if address and address.casefold() in folded:
             reply = re.sub(re.escape(address), "<recipient>", reply, flags=re.IGNORECASE)
+            folded = reply.casefold()
     return reply[:500]
 
 
