@@ -347,3 +347,21 @@ def test_status_counts_equal_what_the_leaves_say(ctx: Context) -> None:
         "denied": status["denied"],
         "rejected": status["failed"],
     }
+
+
+def test_internationalised_addresses_go_with_smtputf8_only_where_needed(ctx: Context) -> None:
+    grant_all(ctx, ["jörg@example.org", "ann@bücher.example", "plain@example.org"])
+    campaigns.create_campaign(ctx, campaign_spec(), "test")  # type: ignore[arg-type]
+    outbox = Outbox()
+    send(ctx, outbox)
+    by_rcpt = {e.recipient: e for e in outbox.delivered}
+    assert by_rcpt["jörg@example.org"].smtputf8 is True
+    assert "To: jörg@example.org".encode() in by_rcpt["jörg@example.org"].data
+    assert by_rcpt["ann@xn--bcher-kva.example"].smtputf8 is False
+    assert by_rcpt["plain@example.org"].smtputf8 is False
+    refused = Outbox(smtputf8=False)  # a server without SMTPUTF8: those messages fail, no others
+    grant_all(ctx, ["zoë@example.org"])
+    campaigns.create_campaign(ctx, campaign_spec("summer"), "test")  # type: ignore[arg-type]
+    send(ctx, refused, "summer")
+    status = campaigns.campaign_status(ctx, "summer")
+    assert (status["sent"], status["failed"]) == (2, 2)  # jörg and zoë need SMTPUTF8
