@@ -238,7 +238,17 @@ def validate_fields(kind: str, fields: Mapping[str, Any]) -> None:
             raise InvalidLeaf(f"{kind}: unexpected field '{extra[0]}'")
     for name, base, optional in specs:
         value = fields.get(name, _MISSING)
-        if type(value) is str and base == "str" and value:  # the common case, checked inline
+        kind_of = type(value)
+        # the common cases, checked inline
+        if kind_of is str:
+            if base == "str" and value:
+                continue
+            if base == "hash" and len(value) == 64 and _HEX64.match(value) is not None:
+                continue
+        elif kind_of is int:
+            if base == "int" and value >= 0:
+                continue
+        elif kind_of is bool and base == "bool":
             continue
         if value is _MISSING:
             raise InvalidLeaf(f"{kind}: field '{name}' is missing")
@@ -296,13 +306,43 @@ def canonical_json_reference(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+_OBJECT_FIELDS: Final = {
+    kind: tuple(name for name, t in schema.items() if t.rstrip("?") == "obj")
+    for kind, schema in SCHEMAS.items()
+}
+_last_time: tuple[datetime | None, str] = (None, "")
+
+
+def _format_time_cached(at: datetime) -> str:
+    """format_time, remembering the last instant (a batch's leaves share one time object). The
+    pair is replaced as one tuple, so threads never see one instant with another's text."""
+    global _last_time
+    last = _last_time
+    if last[0] is at:
+        return last[1]
+    text = format_time(at)
+    _last_time = (at, text)
+    return text
+
+
 def encode_leaf(draft: LeafDraft, seq: int) -> bytes:
     """The exact bytes of a leaf at position ``seq``; validates the draft first (the schemas
-    hold only kebab-case kinds and no envelope key, so a valid draft cannot clash)."""
+    hold only kebab-case kinds and no envelope key, so a valid draft cannot clash).
+
+    After validation every field is a scalar of its schema type except the object fields,
+    so only those are walked for non-JSON values before encoding."""
     validate_fields(draft.kind, draft.fields)
-    obj = dict(draft.fields)
-    obj.update(v=FORMAT_VERSION, seq=seq, kind=draft.kind, at=format_time(draft.at))
-    return canonical_json(obj)
+    fields = draft.fields
+    for name in _OBJECT_FIELDS[draft.kind]:
+        value = fields[name]
+        if value is not None:
+            _check_json(value, name)
+    obj = dict(fields)
+    obj.update(v=FORMAT_VERSION, seq=seq, kind=draft.kind, at=_format_time_cached(draft.at))
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError) as exc:
+        raise InvalidLeaf(f"value cannot be encoded as canonical JSON: {exc}") from exc
 
 
 def decode_leaf(raw: bytes) -> Leaf:

@@ -191,8 +191,10 @@ class SQLStore(SQLDispatch):
             named += batch.erase_subjects + [m.subject for m in batch.messages]
             ids = self._ensure_ids([s for s in named if s is not None])
             sid = ids.__getitem__
+            times: dict[datetime, str] = {}
             self._many("insert_leaf", [
-                (leaf.seq, leaf.kind, ids.get(leaf.subject() or ""), format_time(leaf.at),
+                (leaf.seq, leaf.kind, ids.get(leaf.subject() or ""),
+                 times.get(leaf.at) or times.setdefault(leaf.at, format_time(leaf.at)),
                  leaf.raw, h)
                 for leaf, h in zip(placed, hashes, strict=True)
             ])  # fmt: skip
