@@ -365,3 +365,29 @@ def test_internationalised_addresses_go_with_smtputf8_only_where_needed(ctx: Con
     send(ctx, refused, "summer")
     status = campaigns.campaign_status(ctx, "summer")
     assert (status["sent"], status["failed"]) == (2, 2)  # jörg and zoë need SMTPUTF8
+
+
+def test_a_store_error_while_deciding_stops_the_run_and_is_reported(ctx: Context) -> None:
+    from consentry.domain.errors import StoreError
+
+    grant_all(ctx, emails(50))
+    campaigns.create_campaign(ctx, campaign_spec(), "test")  # type: ignore[arg-type]
+    real = ctx.store.subject_states
+    calls = []
+
+    def failing(subjects: Sequence[str]) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise StoreError("disk I/O error")
+        return real(subjects)
+
+    ctx.store.subject_states = failing  # type: ignore[method-assign]
+    outbox = Outbox()
+    with pytest.raises(StoreError, match="disk I/O"):
+        send(ctx, outbox, batch=20)
+    ctx.store.subject_states = real  # type: ignore[method-assign]
+    assert len(outbox.delivered) == 20
+    assert campaigns.campaign_status(ctx, "spring")["state"] == "sending"
+    rest = Outbox()
+    send(ctx, rest)
+    assert len(rest.delivered) == 30

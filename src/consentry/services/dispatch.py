@@ -351,7 +351,9 @@ class Dispatcher:
         finally:
             if not producer.done():
                 producer.cancel()
-            await asyncio.gather(producer, return_exceptions=True)
+            (outcome,) = await asyncio.gather(producer, return_exceptions=True)
+        if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
+            raise outcome  # a store error while deciding: nothing more was handed off
         await self._call(self._finish)
 
     async def _produce(self, ready: asyncio.Queue[Prepared | None]) -> None:
