@@ -250,7 +250,7 @@ def _run_send(
     options = DispatchOptions(
         batch=batch, retry=RetryPolicy(max_attempts, retry_seconds), wait_for_retries=wait
     )
-    with opened(settings) as app:
+    with opened(settings, lean=True) as app:
         ctx = app.context
         row = campaigns.require_campaign(ctx, name)
         transport = open_transport(

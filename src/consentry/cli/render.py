@@ -28,8 +28,8 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 @contextmanager
-def opened(settings: Settings) -> Iterator[App]:
-    app = open_app(settings)
+def opened(settings: Settings, lean: bool = False) -> Iterator[App]:
+    app = open_app(settings, lean)
     try:
         yield app
     finally:

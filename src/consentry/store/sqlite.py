@@ -17,6 +17,9 @@ from consentry.store.sql_queries import load_queries
 
 CACHE_KIB = 256 * 1024
 MMAP_BYTES = 1 << 30
+#: For long-running senders: a smaller page cache and no memory map, so that the process stays
+#: small however large the campaign (the memory map counts towards its resident size).
+LEAN_CACHE_KIB = 32 * 1024
 
 
 class SQLiteStore(SQLStore):
@@ -24,8 +27,9 @@ class SQLiteStore(SQLStore):
 
     driver_errors = (sqlite3.Error,)
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, lean: bool = False) -> None:
         self.path = Path(path)
+        cache_kib, mmap_bytes = (LEAN_CACHE_KIB, 0) if lean else (CACHE_KIB, MMAP_BYTES)
         _check_is_sqlite(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,8 +42,8 @@ class SQLiteStore(SQLStore):
             conn.execute("PRAGMA busy_timeout=30000")
             # A large page cache and memory-mapped reads: the indexes take random keys (subject
             # refs), and verification reads the whole ledger.
-            conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
+            conn.execute(f"PRAGMA cache_size=-{cache_kib}")
+            conn.execute(f"PRAGMA mmap_size={mmap_bytes}")
             conn.execute("SELECT count(*) FROM ledger_leaves").fetchone()
         except ConsentryError:
             raise
