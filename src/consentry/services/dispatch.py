@@ -80,7 +80,7 @@ class DispatchOptions:
     #: Seconds without a heartbeat after which a worker is dead and its rows are recovered.
     worker_lease: float = 15.0
     #: Batches decided ahead of the one being handed off.
-    ahead: int = 1
+    ahead: int = 2
     watch_interval: float = 0.05
     #: The gate refuses every handoff when the watcher's last poll is older than this.
     watch_max_age: float = 0.4
@@ -343,20 +343,28 @@ class Dispatcher:
     async def _pump(self) -> None:
         self._in_flight = 0
         self._recorded = asyncio.Event()
-        ready: asyncio.Queue[Prepared | None] = asyncio.Queue(maxsize=max(1, self.options.ahead))
+        # Each queued item is a task rendering and signing one decided batch, so that the next
+        # batch is decided while this one is signed and the one before is with the server.
+        ready: asyncio.Queue[asyncio.Task[Prepared] | None] = asyncio.Queue(
+            maxsize=max(1, self.options.ahead)
+        )
         producer = asyncio.create_task(self._produce(ready))
         try:
-            while (prepared := await ready.get()) is not None:
-                await self._hand_off(prepared)
+            while (task := await ready.get()) is not None:
+                await self._hand_off(await task)
         finally:
             if not producer.done():
                 producer.cancel()
             (outcome,) = await asyncio.gather(producer, return_exceptions=True)
+            left = [t for t in _drain(ready) if t is not None]
+            for t in left:  # prepared but never handed off: they go back to the queue later
+                t.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
         if isinstance(outcome, BaseException) and not isinstance(outcome, asyncio.CancelledError):
             raise outcome  # a store error while deciding: nothing more was handed off
         await self._call(self._finish)
 
-    async def _produce(self, ready: asyncio.Queue[Prepared | None]) -> None:
+    async def _produce(self, ready: asyncio.Queue[asyncio.Task[Prepared] | None]) -> None:
         try:
             while True:
                 if (why := self._stop_reason()) is not None:
@@ -371,16 +379,19 @@ class Dispatcher:
                     if await self._wait_for_retries():
                         continue
                     break
-                # rendering runs beside the store thread, not on it
-                loop = asyncio.get_running_loop()
-                prepared = await loop.run_in_executor(self._cpu, self._render, *decided)
-                if self.signer is not None and prepared.envelopes:
-                    prepared = await self._sign(prepared)
                 self._in_flight += 1
-                await ready.put(prepared)
+                await ready.put(asyncio.create_task(self._prepare(*decided)))
                 self._report()
         finally:
             await ready.put(None)
+
+    async def _prepare(self, pending: list[Pending], now: datetime) -> Prepared:
+        """Render (beside the store thread, not on it), then sign in the signing pool."""
+        loop = asyncio.get_running_loop()
+        prepared = await loop.run_in_executor(self._cpu, self._render, pending, now)
+        if self.signer is not None and prepared.envelopes:
+            prepared = await self._sign(prepared)
+        return prepared
 
     async def _sign(self, prepared: Prepared) -> Prepared:
         assert self.signer is not None
@@ -430,6 +441,13 @@ class Dispatcher:
     def _report(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.progress)
+
+
+def _drain(queue: asyncio.Queue[T]) -> list[T]:
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    return items
 
 
 def _no_address(decision: Decision) -> Decision:
