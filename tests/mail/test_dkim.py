@@ -39,7 +39,7 @@ from consentry.keys.dkim_keys import (
     zone_line,
 )
 from consentry.keys.ring import FileKeyRing
-from consentry.mail.dkim import DKIMKey, DKIMSigner, SigningPool, sign_with_key
+from consentry.mail.dkim import DKIMKey, DKIMSigner
 from consentry.mail.dkim_canon import (
     canonicalize_body_relaxed,
     canonicalize_body_relaxed_reference,
@@ -48,6 +48,7 @@ from consentry.mail.dkim_canon import (
     parse_header_block,
     split_message,
 )
+from consentry.mail.dkim_pool import SigningPool, sign_with_key
 
 T = 1_767_225_600  # 2026-01-01T00:00:00Z
 DNS = Callable[..., bytes | None]
@@ -618,3 +619,13 @@ def test_txt_values_are_split_into_255_octet_strings(rsa_key: StoredDKIMKey) -> 
     line = zone_line(rsa_key)
     assert line.startswith('rsa2026._domainkey.example.com. IN TXT "v=DKIM1; k=rsa; p=')
     assert re.findall(r'"([^"]*)"', line) == parts
+
+
+def test_pool_signs_whole_messages_in_the_workers(
+    pool: SigningPool, rsa_key: StoredDKIMKey, ed_key: StoredDKIMKey, dns: DNS
+) -> None:
+    signer = DKIMSigner([ed_key, rsa_key])  # any order: matched to the pool's keys
+    messages = many_messages(250)
+    headers = asyncio.run(pool.sign_messages_async(signer, messages, timestamp=T))
+    assert headers == [signer.sign(m, timestamp=T) for m in messages]
+    assert verify_all(headers[7] + messages[7], dns) == [True, True]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from consentry.mail.dkim import DKIMKeyLike, DKIMSigner, SigningPool
+from consentry.mail.dkim import DKIMKeyLike, DKIMSigner
+from consentry.mail.dkim_pool import SigningPool
 
 
 class DKIMPoolSigner:
