@@ -19,7 +19,7 @@ class DKIMPoolSigner:
         self.pool = SigningPool(self.keys, workers)
 
     async def sign_many(self, messages: Sequence[bytes]) -> list[bytes]:
-        return await self.pool.sign_many_async(self.signer, messages)
+        return await self.pool.sign_messages_async(self.signer, messages)
 
     def close(self) -> None:
         self.pool.close()
