@@ -227,6 +227,7 @@ def _progress_printer(bar: Progress, task: Any) -> Any:
 def _run_send(
     settings: Settings,
     name: str,
+    *,
     smtp: str | None,
     base_url: str | None,
     batch: int,
@@ -342,74 +343,21 @@ def _send_options(fn: Any) -> Any:
     return fn
 
 
-@campaign_group.command("send")
-@click.argument("name")
-@_send_options
-@click.pass_obj
-def campaign_send(
-    settings: Settings,
-    name: str,
-    smtp: str | None,
-    base_url: str | None,
-    batch: int,
-    connections: int,
-    rate: float | None,
-    per_domain_rate: float | None,
-    retry_seconds: float,
-    max_attempts: int,
-    no_wait: bool,
-    as_json: bool,
-) -> None:
-    """Send (or join, or resume) the campaign: every message decided and recorded first."""
-    _run_send(
-        settings,
-        name,
-        smtp,
-        base_url,
-        batch,
-        connections,
-        rate,
-        per_domain_rate,
-        retry_seconds,
-        max_attempts,
-        not no_wait,
-        as_json,
-    )
+def _send_command(verb: str, doc: str) -> None:
+    """``send`` and ``resume`` are the same run: a resume is a send of a paused campaign."""
+
+    @campaign_group.command(verb, help=doc)
+    @click.argument("name")
+    @_send_options
+    @click.pass_obj
+    def command(settings: Settings, /, name: str, no_wait: bool, **options: Any) -> None:
+        _run_send(settings, name, wait=not no_wait, **options)
 
 
-@campaign_group.command("resume")
-@click.argument("name")
-@_send_options
-@click.pass_obj
-def campaign_resume(
-    settings: Settings,
-    name: str,
-    smtp: str | None,
-    base_url: str | None,
-    batch: int,
-    connections: int,
-    rate: float | None,
-    per_domain_rate: float | None,
-    retry_seconds: float,
-    max_attempts: int,
-    no_wait: bool,
-    as_json: bool,
-) -> None:
-    """Resume a paused or interrupted campaign; nothing already handed off is sent again."""
-    _run_send(
-        settings,
-        name,
-        smtp,
-        base_url,
-        batch,
-        connections,
-        rate,
-        per_domain_rate,
-        retry_seconds,
-        max_attempts,
-        not no_wait,
-        as_json,
-    )
+_send_command("send", "Send (or join, or resume) the campaign: every message decided and "
+              "recorded first.")  # fmt: skip
+_send_command("resume", "Resume a paused or interrupted campaign; nothing already handed off "
+              "is sent again.")  # fmt: skip
 
 
 @campaign_group.command("pause")
