@@ -52,6 +52,7 @@ from consentry.store.sql_rows import (
 CHUNK = 5000
 IN_CHUNK = 500
 ARRAY_CHUNK = 5000
+ID_CACHE = 100_000
 
 
 class SQLStore(SQLDispatch):
@@ -65,6 +66,9 @@ class SQLStore(SQLDispatch):
         self._queries = queries
         self._placeholder = placeholder
         self._lock = threading.RLock()
+        #: subject ref -> dense id, for ids read from the database (never for ids this
+        #: connection is still inserting): ids are append-only, so an entry never goes stale.
+        self._id_cache: dict[str, int] = {}
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -148,7 +152,25 @@ class SQLStore(SQLDispatch):
         return TiledSource(leaf_hashes, stored_nodes)
 
     def _ids_of(self, subjects: Sequence[str]) -> dict[str, int]:
-        """The dense ids of the subject refs that have one (no writes)."""
+        """The dense ids of the subject refs that have one (no writes); remembered ones first."""
+        cache = self._id_cache
+        ids: dict[str, int] = {}
+        missing = []
+        for subject in subjects:
+            found = cache.get(subject)
+            if found is None:
+                missing.append(subject)
+            else:
+                ids[subject] = found
+        if missing:
+            read = self._read_ids(missing)
+            if len(cache) + len(read) > ID_CACHE:
+                cache.clear()
+            cache.update(read)
+            ids.update(read)
+        return ids
+
+    def _read_ids(self, subjects: Sequence[str]) -> dict[str, int]:
         ids: dict[str, int] = {}
         arrays = "{subjects}" not in self._sql("subject_ids")  # one array parameter
         size = ARRAY_CHUNK if arrays else IN_CHUNK
