@@ -68,12 +68,10 @@ def open_transport(
     rate: float | None = None,
     per_domain_rate: float | None = None,
 ) -> Transport:
-    """The way out for the dispatcher: an SMTP pool for ``smtp://`` and ``smtps://`` URLs, or the
-    in-memory outbox for ``outbox:`` (dry runs: every message recorded, nothing leaves)."""
-    if url == "outbox:":
-        from consentry.mail.outbox import Outbox
+    """The way out for the dispatcher: an SMTP pool for ``smtp://`` and ``smtps://`` URLs.
 
-        return Outbox()
+    There is deliberately no "dry run" transport here: every handoff is recorded in the ledger as
+    sent, so a rehearsal goes to ``consentry sink`` and a preview is ``campaign preflight``."""
     from consentry.mail.smtp_pool import SMTPPool
     from consentry.mail.smtp_url import parse_smtp_url
 

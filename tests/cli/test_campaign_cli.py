@@ -4,11 +4,13 @@ keys made by the CLI, and every received message checked with dkimpy and the hea
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import dkim
 import pytest
 
+from consentry.bootstrap import local_sink
 from consentry.domain.message import lint_headers
 from tests.cli.conftest import Runner, grant
 from tests.support.smtp_server import RecordingSMTPServer
@@ -111,7 +113,7 @@ def test_create_preflight_send_with_dual_dkim_and_status(
     assert {r for m in received for r in m.rcpt_tos} == {f"person{n}@example.org" for n in range(5)}
     bounced = run("check", "bounce@example.org", "--list", "news", "--json")
     assert bounced.code == 5 and bounced.json()["reason"] == "suppressed-hard-bounce"
-    again = run("campaign", "send", "spring", "--smtp", "outbox:", "--base-url", BASE)
+    again = run("campaign", "send", "spring", "--smtp", "smtp://127.0.0.1:9", "--base-url", BASE)
     assert again.code == 47 and "done" in again.err
     assert run("ledger", "verify").code == 0
 
@@ -172,8 +174,18 @@ def test_bad_templates_identity_and_headers_are_refused_by_name(
     assert run("campaign", "list", "--json").json() == []
 
 
+@pytest.fixture
+def sink_url() -> Iterator[str]:
+    with local_sink() as sink:
+        yield sink.url
+
+
 def test_send_needs_a_server_an_https_base_and_two_approvals_above_the_threshold(
-    run: Runner, ready: str, templates: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+    run: Runner,
+    ready: str,
+    templates: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    sink_url: str,
 ) -> None:
     for n in range(3):
         assert grant(run, ready, f"p{n}@example.org").code == 0
@@ -185,23 +197,23 @@ def test_send_needs_a_server_an_https_base_and_two_approvals_above_the_threshold
         "send",
         "spring",
         "--smtp",
-        "outbox:",
+        sink_url,
         "--base-url",
         "http://consent.example.com",
     )
     assert no_https.code == 3 and "HTTPS" in no_https.err
     monkeypatch.setenv("CONSENTRY_APPROVAL_THRESHOLD", "2")
-    blocked = run("campaign", "send", "spring", "--smtp", "outbox:", "--base-url", BASE)
+    blocked = run("campaign", "send", "spring", "--smtp", sink_url, "--base-url", BASE)
     assert blocked.code == 48 and "two different people" in blocked.err
     digest = run("campaign", "preflight", "spring", "--json").json()["report_hash"]
     assert run("campaign", "approve", "spring", "--actor", "alice", "--report", digest).code == 0
     assert run("campaign", "approve", "spring", "--actor", "bob", "--report", digest).code == 0
     halted = run("dispatch", "halt", "--reason", "incident 42")
     assert halted.code == 0
-    refused = run("campaign", "send", "spring", "--smtp", "outbox:", "--base-url", BASE)
+    refused = run("campaign", "send", "spring", "--smtp", sink_url, "--base-url", BASE)
     assert refused.code == 51 and "incident 42" in refused.err
     assert run("dispatch", "release").code == 0
-    done = run("campaign", "send", "spring", "--smtp", "outbox:", "--base-url", BASE, "--json")
+    done = run("campaign", "send", "spring", "--smtp", sink_url, "--base-url", BASE, "--json")
     assert done.code == 0, done.err
     assert json.loads(done.out)["status"]["sent"] == 3
     assert run("campaign", "pause", "spring").code == 47
