@@ -391,3 +391,40 @@ def test_a_store_error_while_deciding_stops_the_run_and_is_reported(ctx: Context
     rest = Outbox()
     send(ctx, rest)
     assert len(rest.delivered) == 30
+
+
+def test_a_watcher_that_cannot_read_the_ledger_stops_every_handoff(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """Fail closed (invariant 9): if the objections cannot be read, nothing more goes out."""
+    from consentry.domain.errors import StoreError
+
+    grant_all(ctx, emails(60))
+    campaigns.create_campaign(ctx, campaign_spec(), "test")  # type: ignore[arg-type]
+
+    class Blind:
+        def __init__(self) -> None:
+            self.polls = 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ctx.store, name)
+
+        def objections_since(self, index: int) -> Any:
+            self.polls += 1
+            if self.polls > 3:
+                raise StoreError("connection to the database lost")
+            return ctx.store.objections_since(index)
+
+        def close(self) -> None:
+            return None
+
+    blind = Context(ctx.store, ctx.keys, ctx.clock, reader=lambda: Blind())  # type: ignore[arg-type,return-value]
+
+    async def slow(envelopes: Sequence[Envelope]) -> None:
+        await asyncio.sleep(0.3)  # the watcher fails meanwhile
+
+    outbox = Outbox()
+    with pytest.raises(StoreError, match="database lost"):
+        send(blind, Hooked(outbox, slow), batch=20)
+    assert len(outbox.delivered) == 0
+    assert all(h.outcome == "withheld" for h in outbox.handoffs)
