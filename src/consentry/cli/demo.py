@@ -213,7 +213,7 @@ this winter.
 
 
 def _campaign(settings: Settings, directory: Path) -> None:
-    _step("6. A campaign to a local SMTP sink, and an unsubscribe that lands mid-campaign")
+    _step("6. A campaign to a local SMTP sink; an unsubscribe lands mid-way")
     app = open_app(settings)
     ctx = app.context
     try:
