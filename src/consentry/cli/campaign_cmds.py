@@ -14,7 +14,7 @@ from consentry.bootstrap import open_signer, open_transport
 from consentry.cli.render import console, emit_json, opened
 from consentry.domain.errors import InputError
 from consentry.services import campaigns
-from consentry.services.dispatch import DispatchOptions, send_campaign
+from consentry.services.dispatch import DispatchOptions, prepare_send, send_campaign
 from consentry.services.dispatch import Progress as SendProgress
 from consentry.services.dispatch_records import RetryPolicy
 from consentry.settings import Settings
@@ -165,6 +165,8 @@ def campaign_preflight(settings: Settings, name: str, as_json: bool) -> None:
         table = Table(title, "messages")
         for k, v in report[key].items():
             table.add_row(k, str(v))
+        if not report[key]:
+            table.add_row("(none)", "0")
         console.print(table)
     table = Table("recipient jurisdiction", "allowed", "denied")
     for k, v in report["by_jurisdiction"].items():
@@ -257,6 +259,7 @@ def _run_send(
         transport = open_transport(
             smtp, connections=connections, rate=rate, per_domain_rate=per_domain_rate
         )
+        queued = prepare_send(ctx, name, settings.approval_threshold)  # refusals before any bar
         signer = open_signer(settings.home, row.spec["from_address"])
         try:
             if as_json:
@@ -267,7 +270,7 @@ def _run_send(
                     base,
                     signer,
                     options,
-                    approval_threshold=settings.approval_threshold,
+                    prepared=True,
                 )
             else:
                 columns = (
@@ -280,7 +283,7 @@ def _run_send(
                     TimeRemainingColumn(),
                 )
                 with Progress(*columns, console=console, transient=False) as bar:
-                    task = bar.add_task(name, total=None, sent=0, denied=0, rate=0.0)
+                    task = bar.add_task(name, total=queued, sent=0, denied=0, rate=0.0)
                     result = send_campaign(
                         ctx,
                         name,
@@ -289,7 +292,7 @@ def _run_send(
                         signer,
                         options,
                         _progress_printer(bar, task),
-                        settings.approval_threshold,
+                        prepared=True,
                     )
             status = campaigns.campaign_status(ctx, name)
         finally:

@@ -503,9 +503,12 @@ def send_campaign(
     options: DispatchOptions | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     approval_threshold: int = DEFAULT_APPROVAL_THRESHOLD,
+    prepared: bool = False,
 ) -> Progress:
-    """Run the dispatcher to the end of the campaign (or until paused, cancelled or halted)."""
-    prepare_send(ctx, campaign_id, approval_threshold)
+    """Run the dispatcher to the end of the campaign (or until paused, cancelled or halted).
+    ``prepared``: the caller has run :func:`prepare_send` already."""
+    if not prepared:
+        prepare_send(ctx, campaign_id, approval_threshold)
     dispatcher = Dispatcher(ctx, campaign_id, transport, base_url, signer, options, on_progress)
     return _run(dispatcher.run())
 
