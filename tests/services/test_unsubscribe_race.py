@@ -73,9 +73,11 @@ def test_no_handoff_later_than_one_second_after_an_unsubscribe(tmp_path: Path) -
         for message in received for r in message.rcpt_tos
         if r in committed and message.received_at > committed[r]
     ]  # fmt: skip
-    print(f"handoffs after their unsubscribe committed: {len(after)}, latest "
+    print(f"withheld at handoff: {progress.withheld}; "
+          f"handoffs after their unsubscribe committed: {len(after)}, latest "
           f"{max(after, default=0) * 1000:.0f} ms after the commit")  # fmt: skip
     assert late == []
+    assert progress.withheld > 0  # decided before an unsubscribe, stopped at handoff (R11)
     assert last_receipt > max(committed.values())  # the unsubscribes landed mid-campaign
     sent_to_victims = sum(1 for m in received for r in m.rcpt_tos if r in committed)
     assert progress.sent + progress.denied >= N - 200
