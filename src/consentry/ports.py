@@ -212,6 +212,10 @@ class Store(Protocol):
     # campaigns and the dispatch queue
     def campaign(self, campaign_id: str) -> CampaignRow | None: ...
     def campaigns(self) -> list[CampaignRow]: ...
+    def campaign_state(self, campaign_id: str) -> str | None:
+        """Just the state (what the dispatcher's watcher polls)."""
+        ...
+
     def set_campaign_state(self, campaign_id: str, state: str, allowed_from: Sequence[str]) -> str:
         """Move a campaign to ``state`` if it is in one of ``allowed_from``; returns the state it
         was in (unchanged when that is not allowed: the caller raises)."""

@@ -325,7 +325,13 @@ def _send_options(fn: Any) -> Any:
             click.option(
                 "--base-url", help="HTTPS origin for unsubscribe links [CONSENTRY_BASE_URL]"
             ),
-            click.option("--batch", default=1000, show_default=True, help="Messages per decision."),
+            click.option(
+                "--batch",
+                default=1000,
+                show_default=True,
+                type=click.IntRange(1, 20_000),
+                help="Messages per decision.",
+            ),
             click.option("--connections", default=8, show_default=True),
             click.option("--rate", type=float, help="Messages per second, all domains."),
             click.option("--per-domain-rate", type=float, help="Messages per second per domain."),

@@ -90,8 +90,7 @@ class Watcher:
                 self._objected[subject] = index
         self._next = max(self._next, size)
         self.halted = store.control(self._halt_control)
-        row = store.campaign(self._campaign_id)
-        self.campaign_state = row.state if row is not None else None
+        self.campaign_state = store.campaign_state(self._campaign_id)
 
     # --- what the gate asks -----------------------------------------------------------------------
 

@@ -78,6 +78,10 @@ class MemoryDispatch:
     def campaign(self, campaign_id: str) -> CampaignRow | None:
         return self._campaigns.get(campaign_id)
 
+    def campaign_state(self, campaign_id: str) -> str | None:
+        found = self._campaigns.get(campaign_id)
+        return None if found is None else found.state
+
     def campaigns(self) -> list[CampaignRow]:
         return sorted(self._campaigns.values(), key=lambda c: c.created_index)
 

@@ -26,6 +26,9 @@ class SQLDispatch:
     _one: Callable[..., Any]
     _many: Callable[..., None]
     _write: Callable[..., Any]
+    _run: Callable[..., Any]
+    _sql: Callable[[str], str]
+    _placeholder: str
     _ids_of: Callable[[Sequence[str]], dict[str, int]]
 
     # --- inside append's transaction --------------------------------------------------------------
@@ -68,6 +71,10 @@ class SQLDispatch:
         row = self._one("campaign", (campaign_id,))
         return self._campaign(row) if row else None
 
+    def campaign_state(self, campaign_id: str) -> str | None:
+        row = self._one("campaign_state", (campaign_id,))
+        return None if row is None else str(row[0])
+
     def campaigns(self) -> list[CampaignRow]:
         return [self._campaign(r) for r in self._all("campaigns")]
 
@@ -109,10 +116,16 @@ class SQLDispatch:
     ) -> list[ClaimedMessage]:
         def work() -> list[ClaimedMessage]:
             params = (worker_id, campaign_id, campaign_id, format_time(now), limit)
-            if not self._exec("claim_messages", params).fetchall():
+            ids = [int(r[0]) for r in self._exec("claim_messages", params).fetchall()]
+            if not ids:
                 return []
-            rows = self._exec("claimed_details", (campaign_id, worker_id)).fetchall()
-            return [self._claimed(campaign_id, r) for r in rows]
+            sql = self._sql("claimed_details")
+            if "{ids}" in sql:  # one placeholder per id (SQLite; at most `limit` of them)
+                marks = ", ".join([self._placeholder] * len(ids))
+                cursor = self._run(sql.format(ids=marks), (campaign_id, *ids))
+            else:  # one array parameter (PostgreSQL)
+                cursor = self._run(sql, (campaign_id, ids))
+            return [self._claimed(campaign_id, r) for r in cursor.fetchall()]
 
         claimed: list[ClaimedMessage] = self._write(work, False)
         return claimed

@@ -242,7 +242,7 @@ RETURNING subject_id, attempts;
 SELECT m.subject_id, s.subject, a.literal, a.canonical, m.attempts, m.decided_index
 FROM campaign_messages m JOIN subjects s ON s.id = m.subject_id
 LEFT JOIN side_addresses a ON a.subject_id = m.subject_id
-WHERE m.campaign_id = ? AND m.claimed_by = ? AND m.state = 'claimed'
+WHERE m.campaign_id = ? AND m.subject_id IN ({ids})
 ORDER BY m.subject_id;
 
 -- name: update_message

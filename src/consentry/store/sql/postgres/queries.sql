@@ -33,3 +33,10 @@ RETURNING subject_id, attempts;
 
 -- name: begin_plain
 BEGIN;
+
+-- name: claimed_details
+SELECT m.subject_id, s.subject, a.literal, a.canonical, m.attempts, m.decided_index
+FROM campaign_messages m JOIN subjects s ON s.id = m.subject_id
+LEFT JOIN side_addresses a ON a.subject_id = m.subject_id
+WHERE m.campaign_id = ? AND m.subject_id = ANY(?)
+ORDER BY m.subject_id;
