@@ -8,6 +8,7 @@ number of processes append with gap-free indexes.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -57,6 +58,26 @@ class PostgresStore(SQLStore):
         except Exception as exc:
             raise StoreError(f"cannot open PostgreSQL store {_redact(url)}: {exc}") from exc
         super().__init__(conn, load_queries("postgres", "%s"), "%s")
+
+    #: Upserts whose rows must be unique per key inside one statement: (name, key columns).
+    _UPSERT_KEYS = {"put_consent": (0, 2)}  # (subject_id, list_id)
+
+    def _many(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Rows of one statement: as one ``NAME_unnest`` statement over column arrays where the
+        dialect has one, else row by row (psycopg pipelines them)."""
+        if not rows:
+            return
+        unnest = self._queries.get(f"{name}_unnest")
+        if unnest is None or len(rows) < 2:
+            super()._many(name, rows)
+            return
+        key = self._UPSERT_KEYS.get(name)
+        if key is not None:  # the last row per key wins, as it would row by row
+            last = {tuple(row[i] for i in key): row for row in rows}
+            rows = list(last.values())
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        # %b: arrays go in binary format, which psycopg dumps much faster than text arrays
+        self._conn.execute(unnest[0].replace("%s::", "%b::"), columns)
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
         # Binary results: bytea arrives as raw bytes instead of hex text to decode.
