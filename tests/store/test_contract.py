@@ -273,3 +273,21 @@ def test_list_states_page_through_many_subjects(store: Any) -> None:
     store.append(Batch(leaves=[b.given(x, "news") for x in subjects]))
     seen = [subject for subject, _ in store.list_states("news")]
     assert sorted(seen) == sorted(subjects)
+
+
+def test_one_batch_that_grants_twice_to_the_same_list_keeps_the_later_grant(store: Any) -> None:
+    """Row order within a batch is the leaves' order, also where a backend writes many rows in
+    one statement (PostgreSQL's unnest inserts keep the last row per key)."""
+    subj = b.subject("twice")
+    first = b.given(subj, "news", basis="consent")
+    second = b.given(subj, "news", basis="ca_express", jurisdiction="ca")
+    other = b.given(b.subject("else"), "news")
+    batch = b.grant_batch(subj)
+    batch.leaves = [first, other, second]
+    store.append(batch)
+    record = store.subject_state(subj).consents["news"]
+    assert (record.basis, record.jurisdiction, record.record) == (
+        "ca_express", "ca", second.fields["record"],
+    )  # fmt: skip
+    assert record.grant.index == 2
+    assert store.subject_state(b.subject("else")) is not None
