@@ -86,3 +86,20 @@ ON CONFLICT (subject_id, list_id) DO UPDATE SET status = excluded.status, basis 
     justifying_index = excluded.justifying_index, justifying_hash = excluded.justifying_hash,
     changed_index = excluded.changed_index, changed_hash = excluded.changed_hash,
     facts = excluded.facts, record_id = excluded.record_id;
+
+-- name: update_message_unnest
+UPDATE campaign_messages m SET state = u.state, attempts = COALESCE(u.attempts, m.attempts),
+    not_before = u.not_before, reply = COALESCE(u.reply, m.reply),
+    decided_index = CASE WHEN u.kind = 'send-decided' THEN u.seq ELSE m.decided_index END,
+    outcome_index = CASE WHEN u.kind2 = 'send-handed-off' THEN u.seq2 ELSE m.outcome_index END,
+    claimed_by = CASE WHEN u.state2 IN ('claimed', 'decided', 'handing') THEN m.claimed_by END
+FROM unnest(?::text[], ?::integer[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[],
+    ?::bigint[], ?::text[], ?::text[], ?::bigint[])
+    AS u(state, attempts, not_before, reply, kind, seq, kind2, seq2, state2, campaign_id,
+         subject_id)
+WHERE m.campaign_id = u.campaign_id AND m.subject_id = u.subject_id;
+
+-- name: mark_handing_unnest
+UPDATE campaign_messages m SET state = 'handing'
+FROM unnest(?::text[], ?::bigint[]) AS u(campaign_id, subject_id)
+WHERE m.campaign_id = u.campaign_id AND m.subject_id = u.subject_id AND m.state = 'decided';
