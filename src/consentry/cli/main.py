@@ -17,6 +17,7 @@ from consentry.cli import (
     consent_cmds,
     dkim_cmds,
     ledger_cmds,
+    serve_cmd,
     setup_cmds,
     sink_cmd,
 )
@@ -48,6 +49,7 @@ ledger_cmds.register(cli)
 campaign_cmds.register(cli)
 dkim_cmds.register(cli)
 sink_cmd.register(cli)
+serve_cmd.register(cli)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -23,7 +23,8 @@ same way and the codes are documented in one place (``docs/exit-codes.md`` is ge
     │   ├── UnknownCampaign (46, 404)
     │   ├── CampaignStateError (47, 409)    a campaign verb its current state does not allow
     │   ├── ApprovalRequired (48, 409)      a campaign above the size limit without two approvals
-    │   └── InvalidMailURL (49, 400)        an SMTP URL or mail setting that cannot be used
+    │   ├── InvalidMailURL (49, 400)        an SMTP URL or mail setting that cannot be used
+    │   └── NotFound (52, 404)              a link or token that is not ours (never says why)
     ├── SetupError (20, 409)                ``consentry init`` missing or incomplete
     │   └── KeyMaterialError (21, 500)      a key file that is missing, unreadable or too open
     ├── StoreError (30, 503)                the database failed; the operation did nothing
@@ -243,6 +244,14 @@ class AppendOnlyViolation(StoreError):
     exit_code = 32
     http_status = 500
     code = "append-only"
+
+
+class NotFound(InputError):
+    """A link or token that is not ours; the answer never says why."""
+
+    exit_code = 52
+    http_status = 404
+    code = "not-found"
 
 
 class TransportError(ConsentryError):

@@ -1,0 +1,149 @@
+"""The web app (FastAPI): for now the RFC 8058 one-click unsubscribe at the URL the dispatcher
+puts in every message's List-Unsubscribe header, ``/u/<list>/<token>``.
+
+* ``POST`` with ``List-Unsubscribe=One-Click`` (urlencoded or multipart; no cookie, no login)
+  records the withdrawal, with the client's IP and user agent as evidence, durably before it
+  answers 200. Repeats answer 200 and write nothing. Never a redirect.
+* ``GET`` never unsubscribes (link scanners fetch URLs): it shows a page with one button, which
+  makes the same POST.
+* A forged, truncated or tampered token, or an unknown list, gets the same plain 404 page.
+* Request bodies over 16 KiB are refused (413); every error is answered without detail.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException
+
+from consentry.bootstrap import App, open_app
+from consentry.domain.errors import ConsentryError, NotFound
+from consentry.services.context import Context
+from consentry.services.unsubscribe import (
+    already_unsubscribed,
+    subject_of_token,
+    unsubscribe_by_token,
+)
+from consentry.settings import Settings
+
+MAX_BODY = 16 * 1024
+ONE_CLICK = "One-Click"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, declared or not."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await PlainTextResponse("request too large", 413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await PlainTextResponse("request too large", 413)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>body{{font:1.1rem/1.5 system-ui,sans-serif;"
+        "max-width:36rem;margin:3rem auto;padding:0 1rem;color:#111}button{font:inherit;"
+        "padding:.6rem 1.2rem;border:2px solid #114;border-radius:.4rem;background:#114;"
+        "color:#fff;cursor:pointer}button:focus{outline:3px solid #f90;outline-offset:2px}"
+        f"</style></head><body><main>{body}</main></body></html>",
+        status_code=status,
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+NOT_FOUND = "<h1>This link is not valid</h1><p>Check that you copied the whole link.</p>"
+
+
+def create_app(app_factory: Callable[[], App]) -> Any:
+    """The ASGI app; ``app_factory`` opens consentry once for the server's lifetime."""
+    opened = app_factory()
+    ctx: Context = opened.context
+    api = FastAPI(title="consentry", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @api.exception_handler(ConsentryError)
+    async def refused(request: Request, exc: ConsentryError) -> Response:
+        if isinstance(exc, NotFound):
+            return _page("Not found", NOT_FOUND, 404)
+        return _page("Something went wrong", "<h1>Something went wrong</h1>", exc.http_status)
+
+    @api.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return _page("Not found", NOT_FOUND, 404)
+        return _page("Not allowed", "<h1>Not allowed</h1>", exc.status_code)
+
+    @api.get("/u/{list_id}/{token}", response_class=HTMLResponse)
+    def confirm_page(list_id: str, token: str) -> Response:
+        subject = subject_of_token(ctx, list_id, token)
+        info = ctx.store.list_info(list_id)
+        purpose = html.escape(info.purpose if info else list_id)
+        if already_unsubscribed(ctx, subject, list_id):
+            return _page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>from {purpose}.</p>")
+        return _page(
+            "Unsubscribe",
+            f"<h1>Unsubscribe from {purpose}?</h1>"
+            '<form method=post><input type=hidden name="List-Unsubscribe" value="One-Click">'
+            "<button type=submit>Unsubscribe</button></form>",
+        )
+
+    @api.post("/u/{list_id}/{token}", response_class=HTMLResponse)
+    async def one_click(list_id: str, token: str, request: Request) -> Response:
+        form = await request.form()
+        if form.get("List-Unsubscribe") != ONE_CLICK:
+            return _page("Bad request", "<h1>Use the button to unsubscribe</h1>", 400)
+        client = request.client.host if request.client else ""
+        evidence = {"ip": client, "user_agent": request.headers.get("user-agent", "")[:300]}
+        done = unsubscribe_by_token(ctx, list_id, token, evidence, "one-click")
+        info = ctx.store.list_info(list_id)
+        purpose = html.escape(info.purpose if info else list_id)
+        title = "You are unsubscribed" if done.recorded else "Already unsubscribed"
+        text = f"<h1>{title}</h1><p>from {purpose}. Nothing more is sent.</p>"
+        return _page("Unsubscribed", text)
+
+    @api.get("/healthz", response_class=PlainTextResponse)
+    def health() -> str:
+        return "ok"
+
+    api.router.on_shutdown.append(opened.close)
+    return BodyLimit(api)
+
+
+def app_from_settings(settings: Settings) -> Any:
+    return create_app(lambda: open_app(settings))
