@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
+import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from consentry.bootstrap import (
 from consentry.cli.render import console
 from consentry.domain.merkle import verify_consistency, verify_inclusion
 from consentry.domain.profiles import Jurisdiction, OrganisationType, configure_organisation
+from consentry.domain.tokens import make_unsubscribe_token
 from consentry.keys.dkim_keys import dns_record, generate_dkim_key
 from consentry.ports import Transport
 from consentry.services import campaigns, consent, gate, ledger, subjects
@@ -242,8 +246,10 @@ def _campaign(settings: Settings, directory: Path) -> None:
             f"({report['by_basis']}), denied {report['by_reason']}, allowed without a "
             f"justifying record: {report['allowed_without_justifying_record']}"
         )
-        with local_sink(directory / "sink") as sink:
-            late = _unsubscribe_when(settings, sink, AUDIENCE // 3)
+        with local_sink(directory / "sink") as sink, _web_server(settings) as base:
+            console.print(f"  the one-click unsubscribe page is served at {base}/u/… "
+                          "(what 'consentry serve' runs)")  # fmt: skip
+            late = _unsubscribe_when(settings, base, sink, AUDIENCE // 3)
             signer = open_signer(settings.home, "news@example.org", workers=0)
             try:
                 result = send_campaign(
@@ -305,23 +311,59 @@ def _ticker() -> Callable[[Progress], None]:
     return tick
 
 
-def _unsubscribe_when(settings: Settings, sink: Any, count: int) -> threading.Thread:
-    """Zoe clicks unsubscribe once the sink has ``count`` messages (another process would do the
-    same through the web app; here a thread with its own connection)."""
+def _unsubscribe_when(settings: Settings, base: str, sink: Any, count: int) -> threading.Thread:
+    """Zoe clicks the one-click link of last month's newsletter once the sink has ``count``
+    messages: a real RFC 8058 POST to ``consentry serve``'s app on a local port."""
+    app = open_app(settings)
+    try:
+        kid, key = app.context.keys.token_key()
+        subject = consent.subject_for(app.context, LATE)[1]
+    finally:
+        app.close()
+    token = make_unsubscribe_token(kid, key, subject, "newsletter")
 
     def run() -> None:
         deadline = time.monotonic() + 60
         while sink.stats.messages < count and time.monotonic() < deadline:
             time.sleep(0.005)
-        other = open_app(settings)
-        try:
-            consent.withdraw_consent(
-                other.context, LATE, "newsletter", "web", "one-click", "first-party", "zoe"
-            )
-        finally:
-            other.close()
-        console.print(f"  [yellow]{LATE} unsubscribed after {sink.stats.messages} messages[/]")
+        seen = sink.stats.messages
+        request = urllib.request.Request(  # noqa: S310 (http on loopback)
+            f"{base}/u/newsletter/{token}", data=b"List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded",
+                     "User-Agent": "demo mail client (RFC 8058 one-click)"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            status = answer.status
+        console.print(
+            f"  [yellow]{LATE} clicked one-click unsubscribe after {seen} messages: "
+            f"POST /u/newsletter/{token[:12]}… answered {status}[/]"
+        )
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
+
+
+@contextlib.contextmanager
+def _web_server(settings: Settings) -> Iterator[str]:
+    """``consentry serve``'s app under uvicorn on a free loopback port, in a thread."""
+    import uvicorn
+
+    from consentry.web.app import app_from_settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(app_from_settings(settings), host="127.0.0.1", port=port,
+                            log_level="warning", server_header=False)  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
