@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -211,19 +213,28 @@ def campaign_approve(
         )
 
 
-def _progress_printer(bar: Progress, task: Any) -> Any:
-    def update(p: SendProgress) -> None:
-        done = p.sent + p.denied + p.failed + p.uncertain
-        bar.update(
-            task,
-            completed=done,
-            total=max(p.queued_at_start, done),
-            sent=p.sent,
-            denied=p.denied,
-            rate=p.rate,
-        )
+@contextmanager
+def _progress_bar(name: str, total: int, hidden: bool) -> Iterator[Any]:
+    """A live bar (sent, denied, rate, ETA) fed by the dispatcher's progress; none for --json."""
+    if hidden:
+        yield None
+        return
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("sent {task.fields[sent]} · denied {task.fields[denied]} · "
+                   "{task.fields[rate]:.0f}/s"),
+        TimeRemainingColumn(),
+    )  # fmt: skip
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(name, total=total, sent=0, denied=0, rate=0.0)
 
-    return update
+        def update(p: SendProgress) -> None:
+            done = p.sent + p.denied + p.failed + p.uncertain
+            bar.update(task, completed=done, total=max(total, done), sent=p.sent,
+                       denied=p.denied, rate=p.rate)  # fmt: skip
+
+        yield update
 
 
 def _run_send(
@@ -262,38 +273,10 @@ def _run_send(
         queued = prepare_send(ctx, name, settings.approval_threshold)  # refusals before any bar
         signer = open_signer(settings.home, row.spec["from_address"])
         try:
-            if as_json:
+            with _progress_bar(name, queued, hidden=as_json) as on_progress:
                 result = send_campaign(
-                    ctx,
-                    name,
-                    transport,
-                    base,
-                    signer,
-                    options,
-                    prepared=True,
+                    ctx, name, transport, base, signer, options, on_progress, prepared=True
                 )
-            else:
-                columns = (
-                    TextColumn("[bold]{task.description}"),
-                    BarColumn(),
-                    TextColumn(
-                        "sent {task.fields[sent]} · denied {task.fields[denied]} · "
-                        "{task.fields[rate]:.0f}/s"
-                    ),
-                    TimeRemainingColumn(),
-                )
-                with Progress(*columns, console=console, transient=False) as bar:
-                    task = bar.add_task(name, total=queued, sent=0, denied=0, rate=0.0)
-                    result = send_campaign(
-                        ctx,
-                        name,
-                        transport,
-                        base,
-                        signer,
-                        options,
-                        _progress_printer(bar, task),
-                        prepared=True,
-                    )
             status = campaigns.campaign_status(ctx, name)
         finally:
             if signer is not None:
