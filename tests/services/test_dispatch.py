@@ -428,3 +428,21 @@ def test_a_watcher_that_cannot_read_the_ledger_stops_every_handoff(
         send(blind, Hooked(outbox, slow), batch=20)
     assert len(outbox.delivered) == 0
     assert all(h.outcome == "withheld" for h in outbox.handoffs)
+
+
+def test_a_message_that_cannot_be_built_fails_alone_and_the_campaign_goes_on(
+    ctx: Context,
+) -> None:
+    """An address that is valid mail but no header may carry (an encoded-word look-alike) fails
+    that one message, recorded, and never blocks the rest of the campaign."""
+    odd = "=?utf-8?q?x?=@example.org"
+    grant_all(ctx, [*emails(5), odd])
+    campaigns.create_campaign(ctx, campaign_spec(), "test")  # type: ignore[arg-type]
+    outbox = Outbox()
+    send(ctx, outbox)
+    assert len(outbox.delivered) == 5 and odd not in {e.recipient for e in outbox.delivered}
+    status = campaigns.campaign_status(ctx, "spring")
+    assert (status["state"], status["sent"], status["failed"]) == ("done", 5, 1)
+    (failed,) = [h for h in leaves_of(ctx, "send-handed-off") if h.fields["outcome"] == "failed"]
+    assert failed.fields["stage"] == "local" and "not built" in failed.fields["reply"]
+    assert odd not in failed.fields["reply"]  # no address in the ledger

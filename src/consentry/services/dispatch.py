@@ -30,7 +30,7 @@ from email.utils import format_datetime
 from typing import Any, TypeVar
 
 from consentry.domain.addresses import parse_address
-from consentry.domain.errors import CampaignStateError, DispatchHalted
+from consentry.domain.errors import CampaignStateError, ConsentryError, DispatchHalted
 from consentry.domain.message import CampaignHeaders, Recipient, SplicedMessage
 from consentry.domain.policy import Decision
 from consentry.domain.policy_bulk import decide_many
@@ -123,6 +123,9 @@ class Progress:
 class Prepared:
     envelopes: list[Envelope]
     pending: list[Pending]
+    #: Messages that could not be built (e.g. an address no header may carry): recorded as
+    #: failed with the batch's outcomes, never handed off.
+    unbuildable: list[Handoff] = field(default_factory=list)
 
 
 def worker_id() -> str:
@@ -265,6 +268,7 @@ class Dispatcher:
     def _render(self, pending: list[Pending], now: datetime) -> Prepared:
         date = format_datetime(now)
         envelopes = []
+        unbuildable = []
         list_id = self._row.list_id if self._row else ""
         mailto = f"mailto:{self._identity.opt_out_email}?subject=unsubscribe"
         for item in pending:
@@ -277,12 +281,18 @@ class Dispatcher:
                 unsubscribe_url=f"{self.base_url}/u/{list_id}/{token}",
                 unsubscribe_mailto=mailto, values={"email": literal},
             )  # fmt: skip
-            data = self._message.render(recipient, date)
+            try:
+                data = self._message.render(recipient, date)
+            except ConsentryError as exc:  # this message only; the rest of the batch goes
+                unbuildable.append(
+                    Handoff(item, "failed", None, None, f"not built: {exc}", "local", time.time())
+                )
+                continue
             envelopes.append(Envelope(
                 item, self._identity.from_address, item.claimed.canonical or literal, data,
                 self._message.needs_smtputf8(recipient),
             ))  # fmt: skip
-        return Prepared(envelopes, pending)
+        return Prepared(envelopes, pending, unbuildable)
 
     # --- record (store thread) --------------------------------------------------------------------
 
@@ -400,14 +410,16 @@ class Dispatcher:
             Envelope(e.key, e.sender, e.recipient, h + e.data, e.smtputf8)
             for e, h in zip(prepared.envelopes, headers, strict=True)
         ]
-        return Prepared(envelopes, prepared.pending)
+        return Prepared(envelopes, prepared.pending, prepared.unbuildable)
 
     async def _hand_off(self, prepared: Prepared) -> None:
         try:
+            handoffs = list(prepared.unbuildable)
             if prepared.envelopes:
-                subjects = [p.claimed.subject for p in prepared.pending]
+                subjects = [e.key.claimed.subject for e in prepared.envelopes]
                 await self._call(self.store.mark_handing, self.campaign_id, subjects)
-                handoffs = await self.transport.send(prepared.envelopes, self._gate)
+                handoffs += await self.transport.send(prepared.envelopes, self._gate)
+            if handoffs:
                 await self._call(self._record, handoffs)
         finally:
             self._in_flight -= 1
