@@ -327,3 +327,19 @@ def require_not_halted(ctx: Context) -> None:
         raise DispatchHalted(
             f"the kill switch is engaged ({reason}); 'consentry dispatch release' lifts it"
         )
+
+
+def prepare_send(ctx: Context, campaign_id: str, approval_threshold: int) -> int:
+    """Everything before the first handoff: the campaign may send (not done, not cancelled, the
+    kill switch released), its audience is queued (idempotent: a second worker or a resume adds
+    only people new to the list), it has its approvals, and it is marked as sending. Returns the
+    number of messages queued."""
+    row = require_campaign(ctx, campaign_id)
+    if row.state not in SENDABLE:
+        raise CampaignStateError(f"campaign {campaign_id!r} is {row.state}; it cannot be sent")
+    require_not_halted(ctx)
+    ctx.store.enqueue_campaign(campaign_id, row.list_id)
+    counts = ctx.store.message_counts(campaign_id)
+    require_approvals(ctx, row, sum(counts.values()), approval_threshold)
+    start_campaign(ctx, campaign_id)
+    return counts.get("queued", 0)

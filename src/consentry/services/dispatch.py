@@ -17,22 +17,17 @@ is used from one thread, the watcher polls on its own connection.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
 import socket
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from typing import Any, TypeVar
 
 from consentry.domain.addresses import parse_address
-from consentry.domain.errors import CampaignStateError, ConsentryError, DispatchHalted
+from consentry.domain.errors import ConsentryError, DispatchHalted
 from consentry.domain.message import CampaignHeaders, Recipient, SplicedMessage
-from consentry.domain.policy import Decision
 from consentry.domain.policy_bulk import decide_many
 from consentry.domain.tokens import make_unsubscribe_token
 from consentry.ports import (
@@ -48,94 +43,37 @@ from consentry.ports import (
 from consentry.services.campaigns import (
     DEFAULT_APPROVAL_THRESHOLD,
     HALT_CONTROL,
-    SENDABLE,
     campaign_context,
     compiled_content,
     finish_campaign,
     identity_of,
-    require_approvals,
+    prepare_send,
     require_campaign,
     require_not_halted,
-    start_campaign,
 )
 from consentry.services.consent import organisation
 from consentry.services.context import Context
+from consentry.services.dispatch_options import DispatchOptions, Prepared, Progress
 from consentry.services.dispatch_records import (
     Pending,
-    RetryPolicy,
     decision_leaf,
     outcome_records,
     uncertain_records,
 )
+from consentry.services.dispatch_support import (
+    SharedStore,
+    alive,
+    drain,
+    message_id,
+    no_address,
+    worker_id,
+)
 from consentry.services.dispatch_watch import Watcher
+
+__all__ = ["DispatchOptions", "Dispatcher", "Progress", "prepare_send", "send_campaign"]
 from consentry.services.ledger import append_sealed
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DispatchOptions:
-    batch: int = 1000
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    #: Seconds without a heartbeat after which a worker is dead and its rows are recovered.
-    worker_lease: float = 15.0
-    #: Batches decided ahead of the one being handed off.
-    ahead: int = 2
-    watch_interval: float = 0.05
-    #: The gate refuses every handoff when the watcher's last poll is older than this.
-    watch_max_age: float = 0.4
-    #: Wait for deferred messages to fall due (False: stop when only those are left).
-    wait_for_retries: bool = True
-
-
-@dataclass
-class Progress:
-    campaign_id: str
-    decided: int = 0
-    sent: int = 0
-    denied: int = 0
-    failed: int = 0
-    deferred: int = 0
-    uncertain: int = 0
-    withheld: int = 0
-    recovered_uncertain: int = 0
-    started: float = field(default_factory=time.monotonic)
-    queued_at_start: int = 0
-    stopped_by: str | None = None
-
-    @property
-    def rate(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return self.sent / elapsed if elapsed > 0 else 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "campaign": self.campaign_id, "decided": self.decided, "sent": self.sent,
-            "denied": self.denied, "failed": self.failed, "deferred": self.deferred,
-            "uncertain": self.uncertain, "withheld": self.withheld,
-            "recovered_uncertain": self.recovered_uncertain,
-            "seconds": round(time.monotonic() - self.started, 3),
-            "rate_per_second": round(self.rate, 1), "stopped_by": self.stopped_by,
-        }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Prepared:
-    envelopes: list[Envelope]
-    pending: list[Pending]
-    #: Messages that could not be built (e.g. an address no header may carry): recorded as
-    #: failed with the batch's outcomes, never handed off.
-    unbuildable: list[Handoff] = field(default_factory=list)
-
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def message_id(campaign_id: str, subject: str, domain: str) -> str:
-    """Deterministic per campaign and recipient: a second copy would carry the same id."""
-    digest = hashlib.sha256(f"{campaign_id}\0{subject}".encode()).hexdigest()[:24]
-    return f"{campaign_id}.{digest}@{domain}"
 
 
 class Dispatcher:
@@ -226,7 +164,7 @@ class Dispatcher:
         for worker in self.store.stale_workers(self.campaign_id, seen_before):
             name, _, rest = worker.partition(":")
             pid = rest.partition(":")[0]
-            if name == host and pid.isdigit() and not _alive(int(pid)):
+            if name == host and pid.isdigit() and not alive(int(pid)):
                 dead.append(worker)
         return dead
 
@@ -247,7 +185,7 @@ class Dispatcher:
         leaves, updates, allowed = [], [], []
         for c, (_, decision) in zip(claimed, decisions, strict=True):
             if decision.allowed and c.literal is None:
-                decision = _no_address(decision)
+                decision = no_address(decision)
             mid = self._message_id(c.subject)
             leaves.append(decision_leaf(context.now, self.campaign_id, mid, c.subject,
                                         decision, c.attempts + 1))  # fmt: skip
@@ -326,7 +264,7 @@ class Dispatcher:
         start = await self._call(self._setup)
         counts = await self._call(self.store.message_counts, self.campaign_id)
         self.progress.queued_at_start = counts.get("queued", 0)
-        opener = self.ctx.reader or (lambda: _Shared(self.store))
+        opener = self.ctx.reader or (lambda: SharedStore(self.store))
         self._watcher = Watcher(
             opener, self.campaign_id, start, interval=self.options.watch_interval,
             max_age=self.options.watch_max_age, halt_control=HALT_CONTROL, on_beat=self._beat,
@@ -366,7 +304,7 @@ class Dispatcher:
             if not producer.done():
                 producer.cancel()
             (outcome,) = await asyncio.gather(producer, return_exceptions=True)
-            left = [t for t in _drain(ready) if t is not None]
+            left = [t for t in drain(ready) if t is not None]
             for t in left:  # prepared but never handed off: they go back to the queue later
                 t.cancel()
             await asyncio.gather(*left, return_exceptions=True)
@@ -453,57 +391,6 @@ class Dispatcher:
     def _report(self) -> None:
         if self.on_progress is not None:
             self.on_progress(self.progress)
-
-
-def _drain(queue: asyncio.Queue[T]) -> list[T]:
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items
-
-
-def _no_address(decision: Decision) -> Decision:
-    return replace(decision, allowed=False, reason="no-address", basis=None, justifying=None)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class _Shared:
-    """The dispatcher's own store handed to the watcher where no second connection can be
-    opened (the memory store); closing it leaves the store open."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def close(self) -> None:
-        return None
-
-
-def prepare_send(ctx: Context, campaign_id: str, approval_threshold: int) -> int:
-    """Everything before the first handoff: the campaign may send (not done, not cancelled, the
-    kill switch released), its audience is queued (idempotent: a second worker or a resume adds
-    only people new to the list), it has its approvals, and it is marked as sending. Returns the
-    number of messages queued."""
-    row = require_campaign(ctx, campaign_id)
-    if row.state not in SENDABLE:
-        raise CampaignStateError(f"campaign {campaign_id!r} is {row.state}; it cannot be sent")
-    require_not_halted(ctx)
-    ctx.store.enqueue_campaign(campaign_id, row.list_id)
-    counts = ctx.store.message_counts(campaign_id)
-    require_approvals(ctx, row, sum(counts.values()), approval_threshold)
-    start_campaign(ctx, campaign_id)
-    return counts.get("queued", 0)
 
 
 def send_campaign(
