@@ -1,5 +1,6 @@
-"""The web app (FastAPI): for now the RFC 8058 one-click unsubscribe at the URL the dispatcher
-puts in every message's List-Unsubscribe header, ``/u/<list>/<token>``.
+"""The web app (FastAPI): the RFC 8058 one-click unsubscribe at the URL the dispatcher puts in
+every message's List-Unsubscribe header, ``/u/<list>/<token>``, and the preference centre at
+``/p/<list>/<token>`` (``services.preferences``).
 
 * ``POST`` with ``List-Unsubscribe=One-Click`` (urlencoded or multipart; no cookie, no login)
   records the withdrawal, with the client's IP and user agent as evidence, durably before it
@@ -21,8 +22,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
 from consentry.bootstrap import App, open_app
-from consentry.domain.errors import ConsentryError, NotFound
+from consentry.domain.errors import ConsentryError, InputError, NotFound
 from consentry.services.context import Context
+from consentry.services.preferences import Preferences, preferences, update_preferences
 from consentry.services.unsubscribe import (
     already_unsubscribed,
     subject_of_token,
@@ -81,7 +83,9 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
         f"<title>{html.escape(title)}</title><style>body{{font:1.1rem/1.5 system-ui,sans-serif;"
         "max-width:36rem;margin:3rem auto;padding:0 1rem;color:#111}button{font:inherit;"
         "padding:.6rem 1.2rem;border:2px solid #114;border-radius:.4rem;background:#114;"
-        "color:#fff;cursor:pointer}button:focus{outline:3px solid #f90;outline-offset:2px}"
+        "color:#fff;cursor:pointer}button:focus,input:focus{outline:3px solid #f90;"
+        "outline-offset:2px}input[type=checkbox]{width:1.4rem;height:1.4rem;"
+        "vertical-align:middle}li{margin:.8rem 0}a{color:#114}"
         f"</style></head><body><main>{body}</main></body></html>",
         status_code=status,
         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
@@ -120,7 +124,9 @@ def create_app(app_factory: Callable[[], App]) -> Any:
             "Unsubscribe",
             f"<h1>Unsubscribe from {purpose}?</h1>"
             '<form method=post><input type=hidden name="List-Unsubscribe" value="One-Click">'
-            "<button type=submit>Unsubscribe</button></form>",
+            "<button type=submit>Unsubscribe</button></form>"
+            f'<p><a href="/p/{html.escape(list_id)}/{html.escape(token)}">Manage all your '
+            "email subscriptions</a></p>",
         )
 
     @api.post("/u/{list_id}/{token}", response_class=HTMLResponse)
@@ -137,12 +143,68 @@ def create_app(app_factory: Callable[[], App]) -> Any:
         text = f"<h1>{title}</h1><p>from {purpose}. Nothing more is sent.</p>"
         return _page("Unsubscribed", text)
 
+    @api.get("/p/{list_id}/{token}", response_class=HTMLResponse)
+    def preference_page(list_id: str, token: str) -> Response:
+        text = _preferences_html(preferences(ctx, list_id, token))
+        return _page("Your email preferences", text)
+
+    @api.post("/p/{list_id}/{token}", response_class=HTMLResponse)
+    async def preference_update(list_id: str, token: str, request: Request) -> Response:
+        form = await request.form()
+        chosen = [str(v) for v in form.getlist("unsubscribe")]
+        client = request.client.host if request.client else ""
+        evidence = {"ip": client, "user_agent": request.headers.get("user-agent", "")[:300]}
+        try:
+            done = update_preferences(
+                ctx, list_id, token, str(form.get("csrf", "")), chosen,
+                form.get("everything") == "1", evidence,
+            )  # fmt: skip
+        except NotFound:
+            raise
+        except InputError:
+            return _page(
+                "Expired", "<h1>This form has expired</h1><p>Open the link again.</p>", 400
+            )
+        after = _preferences_html(preferences(ctx, list_id, token))
+        note = "<p role=status>Saved. " + (
+            f"Unsubscribed from {len(done)} list(s).</p>" if done else "Nothing changed.</p>"
+        )
+        return _page("Your email preferences", note + after)
+
     @api.get("/healthz", response_class=PlainTextResponse)
     def health() -> str:
         return "ok"
 
     api.router.on_shutdown.append(opened.close)
     return BodyLimit(api)
+
+
+def _preferences_html(prefs: Preferences) -> str:
+    csrf = html.escape(prefs.csrf)
+    rows = []
+    for choice in prefs.lists:
+        name = html.escape(choice.purpose)
+        value = html.escape(choice.list_id)
+        if choice.subscribed:
+            rows.append(
+                f'<li><input type=checkbox name=unsubscribe value="{value}" id="u-{value}">'
+                f' <label for="u-{value}">Unsubscribe from {name}</label></li>'
+            )
+        else:
+            rows.append(f"<li>{name}: <strong>unsubscribed</strong></li>")
+    subscribed = any(c.subscribed for c in prefs.lists)
+    body = "<h1>Your email preferences</h1>"
+    if not subscribed:
+        return body + f"<ul>{''.join(rows)}</ul><p>You receive none of our marketing email.</p>"
+    return (
+        body
+        + f'<form method=post><input type=hidden name=csrf value="{csrf}">'
+        + f"<ul style=list-style:none;padding:0>{''.join(rows)}</ul>"
+        + "<button type=submit>Save</button></form>"
+        + f'<form method=post style=margin-top:2rem><input type=hidden name=csrf value="{csrf}">'
+        + '<input type=hidden name=everything value="1">'
+        + "<button type=submit>Unsubscribe from everything</button></form>"
+    )
 
 
 def app_from_settings(settings: Settings) -> Any:
