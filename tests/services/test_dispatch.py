@@ -446,3 +446,18 @@ def test_a_message_that_cannot_be_built_fails_alone_and_the_campaign_goes_on(
     (failed,) = [h for h in leaves_of(ctx, "send-handed-off") if h.fields["outcome"] == "failed"]
     assert failed.fields["stage"] == "local" and "not built" in failed.fields["reply"]
     assert odd not in failed.fields["reply"]  # no address in the ledger
+
+
+def test_a_clock_behind_the_ledger_denies_everything_and_leaf_times_never_go_back(
+    ctx: Context, clock: FixedClock
+) -> None:
+    grant_all(ctx, emails(5))
+    campaigns.create_campaign(ctx, campaign_spec(), "test")  # type: ignore[arg-type]
+    last = ctx.store.last_at()
+    clock.at = clock.at - timedelta(hours=1)  # the clock went back
+    outbox = Outbox()
+    send(ctx, outbox)
+    assert outbox.delivered == []
+    decided = leaves_of(ctx, "send-decided")
+    assert {d.fields["reason"] for d in decided} == {"clock-regressed"}
+    assert all(d.at >= last for d in decided)  # type: ignore[operator]

@@ -51,7 +51,7 @@ from consentry.services.campaigns import (
     require_campaign,
     require_not_halted,
 )
-from consentry.services.consent import organisation
+from consentry.services.consent import _now, organisation
 from consentry.services.context import Context
 from consentry.services.dispatch_options import DispatchOptions, Prepared, Progress
 from consentry.services.dispatch_records import (
@@ -180,6 +180,9 @@ class Dispatcher:
         if not claimed:
             return None
         context = campaign_context(self.ctx, self._row)  # reads size, then states
+        # A clock behind the ledger denies every message (clock-regressed); the leaves still
+        # carry a time that does not go backwards.
+        at = max(context.now, context.ledger_last_at or context.now)
         states = self.store.subject_states([c.subject for c in claimed])
         decisions = decide_many(((c.subject, states.get(c.subject)) for c in claimed), context)
         leaves, updates, allowed = [], [], []
@@ -187,7 +190,7 @@ class Dispatcher:
             if decision.allowed and c.literal is None:
                 decision = no_address(decision)
             mid = self._message_id(c.subject)
-            leaves.append(decision_leaf(context.now, self.campaign_id, mid, c.subject,
+            leaves.append(decision_leaf(at, self.campaign_id, mid, c.subject,
                                         decision, c.attempts + 1))  # fmt: skip
             state = "decided" if decision.allowed else "denied"
             updates.append(MessageUpdate(self.campaign_id, c.subject, state, len(leaves) - 1,
@@ -235,7 +238,7 @@ class Dispatcher:
     # --- record (store thread) --------------------------------------------------------------------
 
     def _record(self, handoffs: list[Handoff]) -> None:
-        now = self.ctx.clock.now()
+        now = _now(self.ctx, objection=True)  # an outcome is recorded even if the clock went back
         source = f"smtp:{self.campaign_id}"
         leaves, updates, counts = outcome_records(
             now, self.campaign_id, handoffs, self.options.retry, source
