@@ -32,7 +32,7 @@ from consentry.domain.profiles import RULESET_VERSION, Jurisdiction, TemplateCla
 from consentry.domain.sender import SenderIdentity, check_identity
 from consentry.domain.state import SubjectState
 from consentry.ports import ApprovalRow, Batch, CampaignRow
-from consentry.services.consent import _now, organisation, require_list
+from consentry.services.consent import leaf_time, organisation, require_list
 from consentry.services.context import Context
 from consentry.services.gate import send_context
 from consentry.services.ledger import append_sealed
@@ -110,7 +110,7 @@ def create_campaign(ctx: Context, spec: CampaignSpec, actor: str) -> CampaignRow
     stored["jurisdiction"] = jurisdiction.value
     check_identity(identity_of(stored, org.controller), jurisdiction, klass)
     content_hash = hashlib.sha256(canonical_json(stored)).hexdigest()
-    now = _now(ctx)
+    now = leaf_time(ctx)
     row = CampaignRow(
         spec.name, spec.list_id, klass.value, jurisdiction.value, "draft", stored, content_hash,
         now,
@@ -222,7 +222,7 @@ def approve_campaign(
     for earlier in ctx.store.approvals(name):
         if earlier.actor == actor and earlier.report == digest:
             raise CampaignStateError(f"{actor!r} has approved this report of {name!r} already")
-    leaf = LeafDraft("campaign-approved", _now(ctx), {
+    leaf = LeafDraft("campaign-approved", leaf_time(ctx), {
         "campaign": name, "report": digest, "recipients": current["allowed"],
         "content": row.content_hash, "actor": actor,
     })  # fmt: skip
@@ -308,7 +308,7 @@ def campaign_status(ctx: Context, name: str) -> dict[str, Any]:
 def halt_dispatch(ctx: Context, actor: str, reason: str) -> None:
     """Stop every dispatcher's handoffs within a second, until released."""
     leaf = LeafDraft(
-        "dispatch-switched", _now(ctx, objection=True),
+        "dispatch-switched", leaf_time(ctx, objection=True),
         {"halted": True, "reason": reason, "actor": actor},
     )  # fmt: skip
     append_sealed(ctx, Batch(leaves=[leaf], controls=[(HALT_CONTROL, reason)]))
@@ -316,7 +316,7 @@ def halt_dispatch(ctx: Context, actor: str, reason: str) -> None:
 
 def release_dispatch(ctx: Context, actor: str, reason: str) -> None:
     leaf = LeafDraft(
-        "dispatch-switched", _now(ctx), {"halted": False, "reason": reason, "actor": actor}
+        "dispatch-switched", leaf_time(ctx), {"halted": False, "reason": reason, "actor": actor}
     )
     append_sealed(ctx, Batch(leaves=[leaf], controls=[(HALT_CONTROL, None)]))
 

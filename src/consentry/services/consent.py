@@ -43,7 +43,7 @@ def _record_id() -> str:
     return uuid.uuid4().hex
 
 
-def _now(ctx: Context, *, objection: bool = False) -> datetime:
+def leaf_time(ctx: Context, *, objection: bool = False) -> datetime:
     """The server time for a new leaf; leaf times never go backwards. A grant refuses a clock
     that went back past the ledger's last leaf (fail closed); an objection is never refused and is
     stamped with the last leaf's time instead."""
@@ -79,7 +79,7 @@ def configure(ctx: Context, org: Organisation, actor: str) -> LeafRef:
         "ruleset": RULESET_VERSION,
         "actor": actor,
     }
-    draft = LeafDraft("organisation-configured", _now(ctx), fields)
+    draft = LeafDraft("organisation-configured", leaf_time(ctx), fields)
     return append_sealed(ctx, Batch(leaves=[draft])).refs[0]
 
 
@@ -92,7 +92,9 @@ def create_list(ctx: Context, name: str, purpose: str, actor: str) -> LeafRef:
     if ctx.store.list_info(name) is not None:
         raise DuplicateList(f"list {name!r} already exists")
     organisation(ctx)
-    draft = LeafDraft("list-created", _now(ctx), {"list": name, "purpose": purpose, "actor": actor})
+    draft = LeafDraft(
+        "list-created", leaf_time(ctx), {"list": name, "purpose": purpose, "actor": actor}
+    )
     return append_sealed(ctx, Batch(leaves=[draft])).refs[0]
 
 
@@ -127,7 +129,7 @@ def publish_notice(
         "media_type": media_type, "actor": actor,
     }  # fmt: skip
     batch = Batch(
-        leaves=[LeafDraft("notice-published", _now(ctx), fields)],
+        leaves=[LeafDraft("notice-published", leaf_time(ctx), fields)],
         notices=[NoticeText(digest, text, media_type)],
     )
     return PublishedNotice(digest, version, append_sealed(ctx, batch).refs[0])
@@ -181,7 +183,7 @@ def grant_many(ctx: Context, grants: Sequence[Grant]) -> list[Recorded]:
     """Record many consents in one append (one transaction, one checkpoint); each is checked
     as :func:`grant_consent` checks it, and one bad grant records none of them."""
     org = organisation(ctx)
-    now = _now(ctx)
+    now = leaf_time(ctx)
     notices: dict[str, Any] = {}
     batch = Batch()
     made: list[tuple[str, str, int]] = []
@@ -252,7 +254,7 @@ def confirm_consent(
     record = state.consents.get(list_id) if state else None
     if record is None or record.status.value not in ("given", "requested") or record.confirmed:
         raise NothingToConfirm(f"{email} has no unconfirmed consent or request for {list_id!r}")
-    now = _now(ctx)
+    now = leaf_time(ctx)
     blob = _evidence(evidence, subject, now) if evidence else None
     draft = _confirmation(subject, list_id, record.record, blob.hash if blob else None, actor, now)
     batch = Batch(leaves=[draft], evidence=[blob] if blob else [])
@@ -268,20 +270,31 @@ def withdraw_consent(
     address, subject = subject_for(ctx, email)
     if list_id is not None:
         require_list(ctx, list_id)
-    now = _now(ctx, objection=True)
+    row = AddressRow(subject, address.literal, address.canonical)
+    return withdraw_subject(ctx, subject, [list_id], channel, method, source, actor, evidence, row)
+
+
+def withdraw_subject(
+    ctx: Context, subject: str, lists: Sequence[str | None], channel: str, method: str,
+    source: str, actor: str, evidence: Mapping[str, str] | None = None,
+    address: AddressRow | None = None,
+) -> Recorded:  # fmt: skip
+    """Withdrawals of a subject known by its ref (from an unsubscribe token): one
+    ``consent-withdrawn`` leaf per list (None: every list), sharing one evidence blob, in one
+    append. The leaf times never go backwards and an objection is never refused."""
+    now = leaf_time(ctx, objection=True)
     blob = _evidence(evidence, subject, now) if evidence else None
-    record = _record_id()
-    fields = {
-        "record": record, "subject": subject, "list": list_id, "channel": channel,
-        "method": method, "actor": actor, "source": source,
-        "evidence": blob.hash if blob else None,
-    }  # fmt: skip
+    records = [_record_id() for _ in lists]
+    common = {"subject": subject, "channel": channel, "method": method, "actor": actor,
+              "source": source, "evidence": blob.hash if blob else None}  # fmt: skip
+    leaves = [
+        LeafDraft("consent-withdrawn", now, {**common, "record": record, "list": list_id})
+        for record, list_id in zip(records, lists, strict=True)
+    ]
     batch = Batch(
-        leaves=[LeafDraft("consent-withdrawn", now, fields)],
-        addresses=[AddressRow(subject, address.literal, address.canonical)],
-        evidence=[blob] if blob else [],
+        leaves=leaves, addresses=[address] if address else [], evidence=[blob] if blob else []
     )
-    return Recorded(subject, append_sealed(ctx, batch).refs, record)
+    return Recorded(subject, append_sealed(ctx, batch).refs, records[0])
 
 
 def suppress(
@@ -294,7 +307,7 @@ def suppress(
     address, subject = subject_for(ctx, email)
     if list_id is not None:
         require_list(ctx, list_id)
-    now = _now(ctx, objection=True)
+    now = leaf_time(ctx, objection=True)
     record = _record_id()
     fields = {
         "record": record, "subject": subject, "scope": list_id or GLOBAL_SCOPE,
@@ -312,7 +325,7 @@ def erase_subject(ctx: Context, email: str, actor: str, request: str | None = No
     """Erase a person's data from the side tables. The ledger keeps only the keyed subject ref,
     which still matches the address, so the global suppression this writes keeps working."""
     _, subject = subject_for(ctx, email)
-    now = _now(ctx, objection=True)
+    now = leaf_time(ctx, objection=True)
     record = _record_id()
     fields = {"record": record, "subject": subject, "actor": actor, "request": request}
     batch = Batch(leaves=[LeafDraft("subject-erased", now, fields)], erase_subjects=[subject])

@@ -51,7 +51,7 @@ from consentry.services.campaigns import (
     require_campaign,
     require_not_halted,
 )
-from consentry.services.consent import _now, organisation
+from consentry.services.consent import leaf_time, organisation
 from consentry.services.context import Context
 from consentry.services.dispatch_options import DispatchOptions, Prepared, Progress
 from consentry.services.dispatch_records import (
@@ -238,7 +238,9 @@ class Dispatcher:
     # --- record (store thread) --------------------------------------------------------------------
 
     def _record(self, handoffs: list[Handoff]) -> None:
-        now = _now(self.ctx, objection=True)  # an outcome is recorded even if the clock went back
+        now = leaf_time(
+            self.ctx, objection=True
+        )  # an outcome is recorded even if the clock went back
         source = f"smtp:{self.campaign_id}"
         leaves, updates, counts = outcome_records(
             now, self.campaign_id, handoffs, self.options.retry, source

@@ -15,12 +15,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from consentry.domain.errors import InputError, NotFound
-from consentry.domain.leaves import LeafDraft
 from consentry.domain.state import ConsentStatus
-from consentry.ports import Batch
-from consentry.services.consent import _evidence, _now, _record_id
+from consentry.services.consent import withdraw_subject
 from consentry.services.context import Context
-from consentry.services.ledger import append_sealed
 from consentry.services.unsubscribe import already_unsubscribed, subject_of_token
 
 
@@ -83,25 +80,9 @@ def update_preferences(
         targets = [t for t in targets if t in set(unsubscribe)]
     if not targets:
         return []
-    now = _now(ctx, objection=True)
-    blob = _evidence(evidence, current.subject, now) if evidence else None
     lists: list[str | None] = [None] if everything else list(targets)
-    leaves = [
-        LeafDraft(
-            "consent-withdrawn",
-            now,
-            {
-                "record": _record_id(),
-                "subject": current.subject,
-                "list": target,
-                "channel": "web",
-                "method": "preference-centre",
-                "actor": "recipient",
-                "source": "preference-centre",
-                "evidence": blob.hash if blob else None,
-            },
-        )
-        for target in lists
-    ]
-    append_sealed(ctx, Batch(leaves=leaves, evidence=[blob] if blob else []))
+    withdraw_subject(
+        ctx, current.subject, lists, "web", "preference-centre", "preference-centre",
+        "recipient", evidence,
+    )  # fmt: skip
     return targets

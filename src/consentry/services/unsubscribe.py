@@ -14,13 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from consentry.domain.errors import NotFound
-from consentry.domain.leaves import LeafDraft
 from consentry.domain.state import GLOBAL_SCOPE, SuppressionReason
 from consentry.domain.tokens import read_unsubscribe_token
-from consentry.ports import Batch
-from consentry.services.consent import _evidence, _now, _record_id
+from consentry.services.consent import withdraw_subject
 from consentry.services.context import Context
-from consentry.services.ledger import append_sealed
 
 _OBJECTIONS = frozenset({SuppressionReason.UNSUBSCRIBE, SuppressionReason.WITHDRAWAL})
 
@@ -64,15 +61,7 @@ def unsubscribe_by_token(
     subject = subject_of_token(ctx, list_id, token)
     if already_unsubscribed(ctx, subject, list_id):
         return Unsubscribed(subject, list_id, False, None)
-    now = _now(ctx, objection=True)
-    blob = _evidence(evidence, subject, now) if evidence else None
-    fields = {
-        "record": _record_id(), "subject": subject, "list": list_id, "channel": "web",
-        "method": method, "actor": "recipient", "source": "list-unsubscribe",
-        "evidence": blob.hash if blob else None,
-    }  # fmt: skip
-    batch = Batch(
-        leaves=[LeafDraft("consent-withdrawn", now, fields)], evidence=[blob] if blob else []
+    recorded = withdraw_subject(
+        ctx, subject, [list_id], "web", method, "list-unsubscribe", "recipient", evidence
     )
-    result = append_sealed(ctx, batch)
-    return Unsubscribed(subject, list_id, True, result.refs[0].index)
+    return Unsubscribed(subject, list_id, True, recorded.refs[0].index)
