@@ -39,7 +39,7 @@ _LIST_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
 CHANNEL = "email"
 
 
-def _record_id() -> str:
+def new_record_id() -> str:
     return uuid.uuid4().hex
 
 
@@ -135,7 +135,7 @@ def publish_notice(
     return PublishedNotice(digest, version, append_sealed(ctx, batch).refs[0])
 
 
-def _evidence(items: Mapping[str, str], subject: str, at: datetime) -> EvidenceBlob:
+def evidence_blob(items: Mapping[str, str], subject: str, at: datetime) -> EvidenceBlob:
     """An evidence blob; the random nonce keeps its hash from being guessed from its content."""
     blob = canonical_json(
         {"items": dict(items), "nonce": secrets.token_hex(16), "recorded_at": format_time(at)}
@@ -205,8 +205,8 @@ def grant_many(ctx: Context, grants: Sequence[Grant]) -> list[Recorded]:
             )
         jurisdiction = grant.jurisdiction or org.jurisdiction.value
         check_grant(org, grant.basis, jurisdiction, grant.facts, now)
-        evidence = _evidence(grant.evidence, subject, now)
-        record = _record_id()
+        evidence = evidence_blob(grant.evidence, subject, now)
+        record = new_record_id()
         fields: dict[str, Any] = {
             "record": record, "subject": subject, "controller": org.controller,
             "list": grant.list_id, "channel": CHANNEL, "basis": grant.basis,
@@ -238,7 +238,7 @@ def _confirmation(
     subject: str, list_id: str, record: str, evidence: str | None, actor: str, at: datetime
 ) -> LeafDraft:
     fields = {
-        "record": _record_id(), "subject": subject, "list": list_id, "confirms": record,
+        "record": new_record_id(), "subject": subject, "list": list_id, "confirms": record,
         "method": "double-opt-in", "evidence": evidence, "actor": actor,
     }  # fmt: skip
     return LeafDraft("consent-confirmed", at, fields)
@@ -255,7 +255,7 @@ def confirm_consent(
     if record is None or record.status.value not in ("given", "requested") or record.confirmed:
         raise NothingToConfirm(f"{email} has no unconfirmed consent or request for {list_id!r}")
     now = leaf_time(ctx)
-    blob = _evidence(evidence, subject, now) if evidence else None
+    blob = evidence_blob(evidence, subject, now) if evidence else None
     draft = _confirmation(subject, list_id, record.record, blob.hash if blob else None, actor, now)
     batch = Batch(leaves=[draft], evidence=[blob] if blob else [])
     return Recorded(subject, append_sealed(ctx, batch).refs, record.record)
@@ -283,8 +283,8 @@ def withdraw_subject(
     ``consent-withdrawn`` leaf per list (None: every list), sharing one evidence blob, in one
     append. The leaf times never go backwards and an objection is never refused."""
     now = leaf_time(ctx, objection=True)
-    blob = _evidence(evidence, subject, now) if evidence else None
-    records = [_record_id() for _ in lists]
+    blob = evidence_blob(evidence, subject, now) if evidence else None
+    records = [new_record_id() for _ in lists]
     common = {"subject": subject, "channel": channel, "method": method, "actor": actor,
               "source": source, "evidence": blob.hash if blob else None}  # fmt: skip
     leaves = [
@@ -308,7 +308,7 @@ def suppress(
     if list_id is not None:
         require_list(ctx, list_id)
     now = leaf_time(ctx, objection=True)
-    record = _record_id()
+    record = new_record_id()
     fields = {
         "record": record, "subject": subject, "scope": list_id or GLOBAL_SCOPE,
         "reason": reason, "channel": channel, "actor": actor, "source": source,
@@ -326,7 +326,7 @@ def erase_subject(ctx: Context, email: str, actor: str, request: str | None = No
     which still matches the address, so the global suppression this writes keeps working."""
     _, subject = subject_for(ctx, email)
     now = leaf_time(ctx, objection=True)
-    record = _record_id()
+    record = new_record_id()
     fields = {"record": record, "subject": subject, "actor": actor, "request": request}
     batch = Batch(leaves=[LeafDraft("subject-erased", now, fields)], erase_subjects=[subject])
     return Recorded(subject, append_sealed(ctx, batch).refs, record)
