@@ -211,7 +211,9 @@ class Dispatcher:
         envelopes = []
         unbuildable = []
         list_id = self._row.list_id if self._row else ""
-        mailto = f"mailto:{self._identity.opt_out_email}?subject=unsubscribe"
+        # RFC 2369 mailto: the subject carries the list and the same token as the HTTPS URL, so
+        # that ``consentry inbound`` knows whom to unsubscribe whoever sends it.
+        mailto = f"mailto:{self._identity.opt_out_email}?subject=unsubscribe%20{list_id}%20"
         for item in pending:
             token = make_unsubscribe_token(
                 self._token_kid, self._token_key, item.claimed.subject, list_id
@@ -220,7 +222,7 @@ class Dispatcher:
             recipient = Recipient(
                 address=literal, message_id=item.message_id,
                 unsubscribe_url=f"{self.base_url}/u/{list_id}/{token}",
-                unsubscribe_mailto=mailto, values={"email": literal},
+                unsubscribe_mailto=mailto + token, values={"email": literal},
             )  # fmt: skip
             try:
                 data = self._message.render(recipient, date)
