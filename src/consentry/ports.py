@@ -122,6 +122,9 @@ class Batch:
     messages: list[MessageUpdate] = field(default_factory=list)
     #: Dispatch controls to set (value None removes), e.g. ("halted", reason) for the kill switch.
     controls: list[tuple[str, str | None]] = field(default_factory=list)
+    #: (campaign, subject): queue one message for the subject (a double opt-in confirmation). A
+    #: row in a final state is queued again (its attempts kept); one in flight is left alone.
+    enqueue: list[tuple[str, str]] = field(default_factory=list)
 
 
 #: Signs a checkpoint inside the append's transaction: (tree size, root) -> signed note text.

@@ -152,3 +152,27 @@ def test_objections_since_an_index_and_the_kill_switch(seeded: Any) -> None:
     assert seeded.control("halted") == "incident"
     seeded.append(Batch(controls=[("halted", None)]))
     assert seeded.control("halted") is None
+
+
+def test_enqueue_queues_one_message_and_requeues_only_a_finished_one(seeded: Any) -> None:
+    """Batch.enqueue (double opt-in confirmations): a new row is queued; a row in flight is left
+    alone; a finished row is queued again with its attempts kept."""
+    fresh, other = b.subject("fresh"), b.subject(0)
+    seeded.append(Batch(leaves=b.grant_batch(fresh).leaves, enqueue=[("spring", fresh)]))
+    assert seeded.message_counts("spring") == {"queued": 1}
+    claimed = seeded.claim_messages("spring", "w1", 10, T0)
+    assert [c.subject for c in claimed] == [fresh]
+    seeded.append(Batch(enqueue=[("spring", fresh)]))  # in flight: untouched
+    assert seeded.message_counts("spring") == {"claimed": 1}
+    _decided(seeded, fresh)
+    seeded.append(Batch(enqueue=[("spring", fresh)]))  # decided: still in flight
+    assert seeded.message_counts("spring") == {"decided": 1}
+    sent = LeafDraft("send-handed-off", T0, {
+        "campaign": "spring", "message": "m@example.com", "subject": fresh, "decision": 0,
+        "outcome": "sent", "code": 250, "enhanced": "2.0.0", "reply": "ok", "stage": "data",
+    })  # fmt: skip
+    seeded.append(Batch(leaves=[sent], messages=[MessageUpdate("spring", fresh, "sent", 0)]))
+    seeded.append(Batch(enqueue=[("spring", fresh), ("spring", other)]))
+    assert seeded.message_counts("spring") == {"queued": 2}
+    again = {c.subject: c.attempts for c in seeded.claim_messages("spring", "w1", 10, T0)}
+    assert again == {fresh: 1, other: 0}

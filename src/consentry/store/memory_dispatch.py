@@ -12,6 +12,7 @@ from consentry.domain.state import Projection
 from consentry.ports import ApprovalRow, Batch, CampaignRow, ClaimedMessage
 
 OBJECTION_KINDS = frozenset({"consent-withdrawn", "suppressed", "subject-erased"})
+FINAL_STATES = frozenset({"sent", "denied", "rejected", "failed", "uncertain"})
 
 
 @dataclass(slots=True)
@@ -69,6 +70,10 @@ class MemoryDispatch:
                     row.outcome_index = leaf.seq
             if m.state not in ("claimed", "decided", "handing"):
                 row.claimed_by = None
+        for campaign_id, subject in batch.enqueue:
+            row = self._queue.setdefault(campaign_id, {}).setdefault(subject, _Row())
+            if row.state in FINAL_STATES:
+                row.state, row.not_before, row.claimed_by, row.reply = "queued", None, None, None
         for name, value in batch.controls:
             if value is None:
                 self._controls.pop(name, None)

@@ -211,6 +211,7 @@ class SQLStore(SQLDispatch):
             named = [leaf.subject() for leaf in placed]
             named += [a.subject for a in batch.addresses] + [e.subject for e in batch.evidence]
             named += batch.erase_subjects + [m.subject for m in batch.messages]
+            named += [subject for _, subject in batch.enqueue]
             ids = self._ensure_ids([s for s in named if s is not None])
             sid = ids.__getitem__
             times: dict[datetime, str] = {}

@@ -52,6 +52,7 @@ class SQLDispatch:
             rows.append((m.state, m.attempts, not_before, m.reply, kind, seq, kind, seq, m.state,
                          m.campaign_id, ids[m.subject]))  # fmt: skip
         self._many("update_message", rows)
+        self._many("enqueue_message", [(c, ids[s]) for c, s in batch.enqueue])
         for name, value in batch.controls:
             if value is None:
                 self._exec("drop_control", (name,))

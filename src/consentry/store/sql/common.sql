@@ -230,6 +230,13 @@ INSERT INTO campaign_messages (campaign_id, subject_id, state)
 SELECT ?, subject_id, 'queued' FROM proj_consent WHERE list_id = ?
 ON CONFLICT (campaign_id, subject_id) DO NOTHING;
 
+-- name: enqueue_message
+-- One message for one subject (a double opt-in confirmation): a finished row is queued again.
+INSERT INTO campaign_messages (campaign_id, subject_id, state) VALUES (?, ?, 'queued')
+ON CONFLICT (campaign_id, subject_id) DO UPDATE SET state = 'queued', not_before = NULL,
+    claimed_by = NULL, reply = NULL
+WHERE campaign_messages.state IN ('sent', 'denied', 'rejected', 'failed', 'uncertain');
+
 -- name: claim_messages
 UPDATE campaign_messages SET state = 'claimed', claimed_by = ?
 WHERE campaign_id = ? AND subject_id IN (
