@@ -154,3 +154,48 @@ def test_any_altered_character_fails(position: int, replacement: str) -> None:
         return
     with pytest.raises(InputError):
         read_unsubscribe_token(KEYS, f"{head}.{altered}", "news")
+
+
+# --- double opt-in confirmation tokens ------------------------------------------------------------
+
+from datetime import date  # noqa: E402
+
+from consentry.domain.tokens import make_confirm_token, read_confirm_token  # noqa: E402
+
+_CK = b"c" * 32
+_CS = "0f" * 32
+
+
+def test_a_confirmation_token_round_trips_with_its_issue_day() -> None:
+    token = make_confirm_token("t2", _CK, _CS, "news", date(2026, 12, 1))
+    assert read_confirm_token({"t2": _CK}, token, "news") == (_CS, date(2026, 12, 1))
+    assert len(token) == 3 + 68
+
+
+def test_confirmation_and_unsubscribe_tokens_are_never_taken_for_each_other() -> None:
+    confirm = make_confirm_token("t2", _CK, _CS, "news", date(2026, 12, 1))
+    unsubscribe = make_unsubscribe_token("t2", _CK, _CS, "news")
+    with pytest.raises(InputError):
+        read_unsubscribe_token({"t2": _CK}, confirm, "news")
+    with pytest.raises(InputError):
+        read_confirm_token({"t2": _CK}, unsubscribe, "news")
+
+
+@pytest.mark.parametrize("change", ["list", "day", "flip", "key"])
+def test_a_tampered_confirmation_token_does_not_verify(change: str) -> None:
+    token = make_confirm_token("t2", _CK, _CS, "news", date(2026, 12, 1))
+    keys = {"t2": _CK}
+    if change == "list":
+        args = (keys, token, "offers")
+    elif change == "day":
+        kid, _, body = token.partition(".")
+        raw = bytearray(base64.urlsafe_b64decode(body))
+        raw[34] ^= 1  # another issue day under the same tag
+        args = (keys, f"{kid}.{base64.urlsafe_b64encode(bytes(raw)).decode()}", "news")
+    elif change == "flip":
+        i = 10
+        args = (keys, token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :], "news")
+    else:
+        args = ({"t2": b"d" * 32}, token, "news")
+    with pytest.raises(InputError):
+        read_confirm_token(*args)
