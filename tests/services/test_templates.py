@@ -230,7 +230,7 @@ def test_a_transformed_sentinel_is_caught() -> None:
 def test_sentinels_avoid_the_content() -> None:
     first = _sentinels(["hello"])
     clash = _sentinels(["hello", first["email"].upper()])
-    assert set(first) == {"email", "unsubscribe_url"}
+    assert set(first) == {"email", "unsubscribe_url", "confirm_url"}
     assert all(s.isalnum() and s.isascii() for s in first.values())
     assert clash["email"] != first["email"]
     corpus = f"hello {first['email']} {first['unsubscribe_url']}"
@@ -363,3 +363,12 @@ def test_compiled_content_renders_lint_clean_messages(
         assert isinstance(msg, EmailMessage)
         text = msg.get_body(("plain",))
         assert text is not None and f"Dear {address}," in text.get_content()
+
+
+def test_confirm_url_is_a_field_of_confirmations_only() -> None:
+    with pytest.raises(TemplateError, match="unknown field"):
+        compile_(text="Confirm: {{ confirm_url }}\n{{ unsubscribe_url }}")
+    content = compile_(
+        text="Confirm: {{ confirm_url }}\n", template_class=TemplateClass.SERVICE, confirmation=True
+    )
+    assert "Confirm: [confirm_url]" in strings(content.text)

@@ -157,14 +157,22 @@ def format_date(at: datetime) -> str:
     return email.utils.format_datetime(at)
 
 
+def check_https_url(name: str, url: str) -> str:
+    """``url`` when it is a plain ``https://`` URL of at most 900 ASCII characters without
+    space, quotes, angle brackets, commas, backslashes or ``=?``; ``InputError`` naming ``name``
+    (``HeaderInjection`` for CR, LF or NUL) otherwise."""
+    if len(url) > MAX_URI_CHARS or not _HTTPS_URI.fullmatch(url):
+        check_header_value(name, url)
+        raise InputError(f"{name} {url!r} is not a plain https:// URL")
+    return url
+
+
 def list_unsubscribe_value(url: str, mailto: str | None) -> str:
     """The List-Unsubscribe value: exactly one HTTPS URI, then the optional mailto (RFC 8058).
 
     URIs must be ASCII without space, ``"``, ``<``, ``>``, ``,``, ``\\`` or ``=?`` (percent-encode
     them) and at most 900 characters, so that every header line stays within 998 octets."""
-    if len(url) > MAX_URI_CHARS or not _HTTPS_URI.fullmatch(url):
-        check_header_value("unsubscribe_url", url)
-        raise InputError(f"unsubscribe_url {url!r} is not a plain https:// URL")
+    check_https_url("unsubscribe_url", url)
     if mailto is None:
         return f"<{url}>"
     if len(mailto) > MAX_URI_CHARS or not _MAILTO_URI.fullmatch(mailto):

@@ -34,12 +34,13 @@ from email.message import EmailMessage
 from types import MappingProxyType
 from typing import Final
 
-from consentry.domain.errors import TemplateError
+from consentry.domain.errors import InputError, TemplateError
 from consentry.domain.message_headers import (
     CampaignHeaders,
     check_date,
     check_header_block,
     check_header_value,
+    check_https_url,
     check_message_id,
     check_round_trip,
     header_address,
@@ -50,7 +51,8 @@ from consentry.domain.message_headers import (
 
 __all__ = ["RECIPIENT_FIELDS", "Recipient", "Slot", "SplicedMessage"]
 
-RECIPIENT_FIELDS: Final = ("email", "unsubscribe_url")
+#: Per-recipient merge fields. ``confirm_url`` exists only in double opt-in confirmations.
+RECIPIENT_FIELDS: Final = ("email", "unsubscribe_url", "confirm_url")
 RECIPIENT_HEADERS: Final = ("To", "Date", "Message-ID", "List-Unsubscribe")
 QP_WIDTH: Final = 75  # characters before a soft line break's "=", so lines are at most 76
 
@@ -279,7 +281,11 @@ class SplicedMessage:
         """The merge values; the unsubscribe URL is checked with the List-Unsubscribe header."""
         email = r.values.get("email", r.address)
         check_header_value("recipient value 'email'", email)
-        return {"email": email, "unsubscribe_url": r.unsubscribe_url}
+        values = {"email": email, "unsubscribe_url": r.unsubscribe_url}
+        confirm = r.values.get("confirm_url")
+        if confirm is not None:
+            values["confirm_url"] = check_https_url("recipient value 'confirm_url'", confirm)
+        return values
 
     def _recipient_headers(self, r: Recipient, date: str) -> tuple[bytes, bool]:
         if date != self._last_date:
@@ -310,7 +316,9 @@ class SplicedMessage:
             key = (name, escape)
             piece = encoded.get(key)
             if piece is None:
-                value = values[name]
+                value = values.get(name)
+                if value is None:
+                    raise InputError(f"recipient value {name!r} is missing")
                 piece = _SOFT + qp_value(html.escape(value) if escape else value) + _SOFT
                 encoded[key] = piece
             out[index] = piece

@@ -7,8 +7,9 @@ compiled and checked once per campaign, never per recipient:
   off for the text and the subject. A syntax error is a ``TemplateError`` naming the template and
   the line.
 * Templates may name only :data:`CAMPAIGN_FIELDS` (``sender``, ``campaign``, ``list``) and the
-  recipient fields of ``domain.message.RECIPIENT_FIELDS`` (``email``, ``unsubscribe_url``); the
-  subject only campaign fields. Anything else is a ``TemplateError`` naming the fields.
+  recipient fields ``email`` and ``unsubscribe_url`` (a double opt-in confirmation also
+  ``confirm_url``); the subject only campaign fields. Anything else is a ``TemplateError``
+  naming the fields.
 * Recipient fields may only be output as they are, ``{{ email }}``, at the top level or inside
   ``if``, ``for`` and ``with`` blocks: not filtered, tested, sliced, captured or used in a macro,
   since the output per recipient is spliced in later, outside Jinja.
@@ -53,6 +54,8 @@ __all__ = [
 ]
 
 CAMPAIGN_FIELDS: Final = ("sender", "campaign", "list")
+#: The recipient fields of a campaign; a double opt-in confirmation also has ``confirm_url``.
+MARKETING_RECIPIENT_FIELDS: Final = ("email", "unsubscribe_url")
 
 #: (marker reported, pattern): matched case-insensitively at word boundaries. A simple lint, not
 #: a classifier: it reports wording that makes a message promotional in the ICO's sense, and a
@@ -163,8 +166,7 @@ def _check_fields(ast: nodes.Template, name: str, allowed: tuple[str, ...]) -> N
                 f"not the recipient field(s) {', '.join(recipient)}"
             )
         raise TemplateError(
-            f"{name} template names unknown field(s) {', '.join(unknown)}; "
-            f"use {', '.join((*RECIPIENT_FIELDS, *CAMPAIGN_FIELDS))}"
+            f"{name} template names unknown field(s) {', '.join(unknown)}; use {', '.join(allowed)}"
         )
     for field, plain in _walk(ast, ()):
         if not plain:
@@ -239,6 +241,7 @@ def compile_content(
     campaign_name: str,
     list_id: str,
     list_purpose: str,
+    confirmation: bool = False,
 ) -> CompiledContent:
     """Compile, check and render a campaign's templates once (see the module docstring).
 
@@ -265,7 +268,8 @@ def compile_content(
     for name, source in sources.items():
         env = _HTML_ENV if name == "html" else _TEXT_ENV
         asts[name] = _parse(env, name, source)
-        allowed = CAMPAIGN_FIELDS if name == "subject" else (*CAMPAIGN_FIELDS, *RECIPIENT_FIELDS)
+        fields = RECIPIENT_FIELDS if confirmation else MARKETING_RECIPIENT_FIELDS
+        allowed = CAMPAIGN_FIELDS if name == "subject" else (*CAMPAIGN_FIELDS, *fields)
         _check_fields(asts[name], name, allowed)
 
     values = [identity.name, identity.from_address, campaign_name, list_id, list_purpose]
