@@ -38,7 +38,7 @@ from consentry.services.gate import send_context
 from consentry.services.ledger import append_sealed
 from consentry.services.templates import CompiledContent, compile_content
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}\Z")
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}\Z")
 #: Campaigns with more queued recipients than this need two approvals (R30).
 DEFAULT_APPROVAL_THRESHOLD = 10_000
 HALT_CONTROL = "halted"
@@ -67,6 +67,9 @@ class CampaignSpec:
     opt_out_email: str | None = None
     product_category: str | None = None
     sole_purpose_charitable: bool = False
+    #: A list's double opt-in confirmation campaign (``services.signup``): its templates may use
+    #: ``confirm_url``, and it is never sent as a whole, only one message per signup.
+    confirmation: bool = False
 
 
 def identity_of(spec: dict[str, Any], controller: str) -> SenderIdentity:
@@ -90,6 +93,7 @@ def compiled_content(ctx: Context, row: CampaignRow) -> CompiledContent:
         identity=identity_of(spec, org.controller), jurisdiction=Jurisdiction(row.jurisdiction),
         template_class=TemplateClass(row.template_class), campaign_name=row.campaign_id,
         list_id=row.list_id, list_purpose=info.purpose if info else row.list_id,
+        confirmation=bool(spec.get("confirmation")),
     )  # fmt: skip
 
 
@@ -97,7 +101,7 @@ def create_campaign(ctx: Context, spec: CampaignSpec, actor: str) -> CampaignRow
     """Check everything that can be checked before sending, then record the campaign."""
     if not _NAME.match(spec.name):
         raise InputError(
-            f"campaign name {spec.name!r} must be 1-64 of a-z, 0-9, '.', '_', '-' "
+            f"campaign name {spec.name!r} must be 1-80 of a-z, 0-9, '.', '_', '-' "
             "starting with a letter or digit"
         )
     if ctx.store.campaign(spec.name) is not None:
@@ -280,7 +284,26 @@ def start_campaign(ctx: Context, name: str) -> str:
 
 
 def finish_campaign(ctx: Context, name: str) -> None:
+    """A campaign whose queue is empty is done; a confirmation campaign never is."""
+    row = ctx.store.campaign(name)
+    if row is not None and row.spec.get("confirmation"):
+        return
     ctx.store.set_campaign_state(name, "done", ("sending",))
+
+
+def prepare_confirmations(ctx: Context, campaign_id: str) -> int:
+    """Before a dispatcher sends a confirmation campaign's queued messages (no audience is
+    queued, no approval asked: each message answers one person's request). Returns how many
+    are queued."""
+    row = require_campaign(ctx, campaign_id)
+    if not row.spec.get("confirmation"):
+        raise CampaignStateError(f"{campaign_id!r} is not a confirmation campaign")
+    if row.state not in SENDABLE:
+        raise CampaignStateError(f"campaign {campaign_id!r} is {row.state}; it cannot be sent")
+    require_not_halted(ctx)
+    if row.state != "sending":
+        start_campaign(ctx, campaign_id)
+    return ctx.store.message_counts(campaign_id).get("queued", 0)
 
 
 def campaign_status(ctx: Context, name: str) -> dict[str, Any]:
@@ -338,6 +361,11 @@ def prepare_send(ctx: Context, campaign_id: str, approval_threshold: int) -> int
     if row.state not in SENDABLE:
         raise CampaignStateError(f"campaign {campaign_id!r} is {row.state}; it cannot be sent")
     require_not_halted(ctx)
+    if row.spec.get("confirmation"):
+        raise CampaignStateError(
+            f"{campaign_id!r} is a double opt-in confirmation campaign: it sends one message per "
+            "signup, from 'consentry serve' or 'consentry signup send', never to its whole list"
+        )
     ctx.store.enqueue_campaign(campaign_id, row.list_id)
     counts = ctx.store.message_counts(campaign_id)
     require_approvals(ctx, row, sum(counts.values()), approval_threshold)

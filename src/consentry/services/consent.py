@@ -179,9 +179,11 @@ def grant_consent(ctx: Context, grant: Grant) -> Recorded:
     return grant_many(ctx, [grant])[0]
 
 
-def grant_many(ctx: Context, grants: Sequence[Grant]) -> list[Recorded]:
+def grant_many(ctx: Context, grants: Sequence[Grant], enqueue: str | None = None) -> list[Recorded]:
     """Record many consents in one append (one transaction, one checkpoint); each is checked
-    as :func:`grant_consent` checks it, and one bad grant records none of them."""
+    as :func:`grant_consent` checks it, and one bad grant records none of them. ``enqueue``: a
+    campaign to queue one message for each subject in the same transaction (the double opt-in
+    confirmation)."""
     org = organisation(ctx)
     now = leaf_time(ctx)
     notices: dict[str, Any] = {}
@@ -221,11 +223,13 @@ def grant_many(ctx: Context, grants: Sequence[Grant]) -> list[Recorded]:
         batch.leaves.append(LeafDraft(kind, now, fields))
         if grant.confirmed:
             batch.leaves.append(
-                _confirmation(subject, grant.list_id, record, None, grant.actor, now)
+                confirmation_draft(subject, grant.list_id, record, None, grant.actor, now)
             )
         batch.addresses.append(AddressRow(subject, address.literal, address.canonical))
         batch.evidence.append(evidence)
         made.append((subject, record, first))
+        if enqueue is not None:
+            batch.enqueue.append((enqueue, subject))
     refs = append_sealed(ctx, batch).refs
     ends = [first for _, _, first in made[1:]] + [len(refs)]
     return [
@@ -234,7 +238,7 @@ def grant_many(ctx: Context, grants: Sequence[Grant]) -> list[Recorded]:
     ]
 
 
-def _confirmation(
+def confirmation_draft(
     subject: str, list_id: str, record: str, evidence: str | None, actor: str, at: datetime
 ) -> LeafDraft:
     fields = {
@@ -256,7 +260,9 @@ def confirm_consent(
         raise NothingToConfirm(f"{email} has no unconfirmed consent or request for {list_id!r}")
     now = leaf_time(ctx)
     blob = evidence_blob(evidence, subject, now) if evidence else None
-    draft = _confirmation(subject, list_id, record.record, blob.hash if blob else None, actor, now)
+    draft = confirmation_draft(
+        subject, list_id, record.record, blob.hash if blob else None, actor, now
+    )
     batch = Batch(leaves=[draft], evidence=[blob] if blob else [])
     return Recorded(subject, append_sealed(ctx, batch).refs, record.record)
 

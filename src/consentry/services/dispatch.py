@@ -47,6 +47,7 @@ from consentry.services.campaigns import (
     compiled_content,
     finish_campaign,
     identity_of,
+    prepare_confirmations,
     prepare_send,
     require_campaign,
     require_not_halted,
@@ -70,8 +71,16 @@ from consentry.services.dispatch_support import (
 )
 from consentry.services.dispatch_watch import Watcher
 
-__all__ = ["DispatchOptions", "Dispatcher", "Progress", "prepare_send", "send_campaign"]
+__all__ = [
+    "DispatchOptions",
+    "Dispatcher",
+    "Progress",
+    "prepare_send",
+    "send_campaign",
+    "send_confirmations",
+]
 from consentry.services.ledger import append_sealed
+from consentry.services.signup import confirm_url
 
 T = TypeVar("T")
 
@@ -101,6 +110,7 @@ class Dispatcher:
         self._db = ThreadPoolExecutor(1, thread_name_prefix="consentry-db")
         self._cpu = ThreadPoolExecutor(1, thread_name_prefix="consentry-render")
         self._row: CampaignRow | None = None
+        self._confirmation = False
         self._watcher: Watcher | None = None
 
     # --- plumbing ---------------------------------------------------------------------------------
@@ -120,6 +130,7 @@ class Dispatcher:
         row = require_campaign(self.ctx, self.campaign_id)
         require_not_halted(self.ctx)
         self._row = row
+        self._confirmation = bool(row.spec.get("confirmation"))
         org = organisation(self.ctx)
         self._identity = identity_of(row.spec, org.controller)
         self._from_domain = parse_address(self._identity.from_address).domain
@@ -150,7 +161,7 @@ class Dispatcher:
             return
         orphans = self.store.orphaned_messages(self.campaign_id, dead)
         if orphans:
-            ids = {m.subject: self._message_id(m.subject) for m in orphans}
+            ids = {m.subject: self._message_id(m.subject, m.attempts) for m in orphans}
             leaves, updates = uncertain_records(now, self.campaign_id, orphans, ids)
             append_sealed(self.ctx, Batch(leaves=leaves, messages=updates))
             self.progress.recovered_uncertain += len(orphans)
@@ -168,8 +179,11 @@ class Dispatcher:
                 dead.append(worker)
         return dead
 
-    def _message_id(self, subject: str) -> str:
-        return message_id(self.campaign_id, subject, self._from_domain)
+    def _message_id(self, subject: str, attempt: int) -> str:
+        """``attempt``: the decision's attempt number (a confirmation's id names it)."""
+        return message_id(
+            self.campaign_id, subject, self._from_domain, attempt if self._confirmation else None
+        )
 
     # --- decide (store thread) --------------------------------------------------------------------
 
@@ -189,7 +203,7 @@ class Dispatcher:
         for c, (_, decision) in zip(claimed, decisions, strict=True):
             if decision.allowed and c.literal is None:
                 decision = no_address(decision)
-            mid = self._message_id(c.subject)
+            mid = self._message_id(c.subject, c.attempts + 1)
             leaves.append(decision_leaf(at, self.campaign_id, mid, c.subject,
                                         decision, c.attempts + 1))  # fmt: skip
             state = "decided" if decision.allowed else "denied"
@@ -219,10 +233,15 @@ class Dispatcher:
                 self._token_kid, self._token_key, item.claimed.subject, list_id
             )
             literal = item.claimed.literal or ""
+            values = {"email": literal}
+            if self._confirmation:
+                values["confirm_url"] = confirm_url(
+                    self.ctx, self.base_url, list_id, item.claimed.subject, now.date()
+                )
             recipient = Recipient(
                 address=literal, message_id=item.message_id,
                 unsubscribe_url=f"{self.base_url}/u/{list_id}/{token}",
-                unsubscribe_mailto=mailto + token, values={"email": literal},
+                unsubscribe_mailto=mailto + token, values=values,
             )  # fmt: skip
             try:
                 data = self._message.render(recipient, date)
@@ -417,6 +436,21 @@ def send_campaign(
         prepare_send(ctx, campaign_id, approval_threshold)
     dispatcher = Dispatcher(ctx, campaign_id, transport, base_url, signer, options, on_progress)
     return _run(dispatcher.run())
+
+
+def send_confirmations(
+    ctx: Context,
+    campaign_id: str,
+    transport: Transport,
+    base_url: str,
+    signer: MessageSigner | None = None,
+    options: DispatchOptions | None = None,
+) -> Progress:
+    """Send the double opt-in confirmations queued for a confirmation campaign, through the same
+    dispatcher (decided, recorded, gated, DKIM-signed) as any campaign; the campaign stays open
+    for the next signups."""
+    prepare_confirmations(ctx, campaign_id)
+    return _run(Dispatcher(ctx, campaign_id, transport, base_url, signer, options).run())
 
 
 def _run(coro: Any) -> Progress:

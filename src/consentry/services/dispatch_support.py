@@ -21,9 +21,12 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def message_id(campaign_id: str, subject: str, domain: str) -> str:
-    """Deterministic per campaign and recipient: a second copy would carry the same id."""
-    digest = hashlib.sha256(f"{campaign_id}\0{subject}".encode()).hexdigest()[:24]
+def message_id(campaign_id: str, subject: str, domain: str, attempt: int | None = None) -> str:
+    """Deterministic per campaign and recipient: a second copy would carry the same id. A
+    confirmation campaign sends a person a new message for each signup, so its ids also name the
+    attempt (``attempt``)."""
+    key = f"{campaign_id}\0{subject}" + ("" if attempt is None else f"\0{attempt}")
+    digest = hashlib.sha256(key.encode()).hexdigest()[:24]
     return f"{campaign_id}.{digest}@{domain}"
 
 
