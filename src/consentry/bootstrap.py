@@ -116,3 +116,30 @@ def serve_sink(host: str, port: int, directory: Path | None) -> None:
             await sink.close()
 
     asyncio.run(main())
+
+
+def flush_confirmations(app: App, smtp_url: str, base_url: str) -> dict[str, Any]:
+    """Send every queued double opt-in confirmation, campaign by campaign (each through the
+    dispatcher, DKIM-signed in this process when the sender's domain has keys); returns the
+    progress of each campaign that had something queued. Deferred messages stay queued for a
+    later call."""
+    from consentry.services.campaigns import SENDABLE
+    from consentry.services.dispatch import DispatchOptions, send_confirmations
+
+    ctx = app.context
+    done: dict[str, Any] = {}
+    for row in ctx.store.campaigns():
+        if not row.spec.get("confirmation") or row.state not in SENDABLE:
+            continue
+        if not ctx.store.message_counts(row.campaign_id).get("queued", 0):
+            continue
+        signer = open_signer(app.settings.home, row.spec["from_address"], workers=0)
+        try:
+            done[row.campaign_id] = send_confirmations(
+                ctx, row.campaign_id, open_transport(smtp_url, connections=2), base_url, signer,
+                DispatchOptions(batch=100, wait_for_retries=False),
+            )  # fmt: skip
+        finally:
+            if signer is not None:
+                signer.close()
+    return done

@@ -1,6 +1,7 @@
 """The web app (FastAPI): the RFC 8058 one-click unsubscribe at the URL the dispatcher puts in
-every message's List-Unsubscribe header, ``/u/<list>/<token>``, and the preference centre at
-``/p/<list>/<token>`` (``services.preferences``).
+every message's List-Unsubscribe header, ``/u/<list>/<token>``, the preference centre at
+``/p/<list>/<token>`` (``services.preferences``), and signup with double opt-in at ``/s/<list>``,
+``/c/<list>/<token>`` and ``/r/<list>/<token>`` (``web.signup_routes``).
 
 * ``POST`` with ``List-Unsubscribe=One-Click`` (urlencoded or multipart; no cookie, no login)
   records the withdrawal, with the client's IP and user agent as evidence, durably before it
@@ -31,6 +32,10 @@ from consentry.services.unsubscribe import (
     unsubscribe_by_token,
 )
 from consentry.settings import Settings
+from consentry.web.confirmation_mailer import ConfirmationMailer
+from consentry.web.pages import NOT_FOUND, page
+from consentry.web.rate_limit import RateLimiter
+from consentry.web.signup_routes import signup_router
 
 MAX_BODY = 16 * 1024
 ONE_CLICK = "One-Click"
@@ -76,51 +81,39 @@ class _TooLarge(Exception):
     pass
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>body{{font:1.1rem/1.5 system-ui,sans-serif;"
-        "max-width:36rem;margin:3rem auto;padding:0 1rem;color:#111}button{font:inherit;"
-        "padding:.6rem 1.2rem;border:2px solid #114;border-radius:.4rem;background:#114;"
-        "color:#fff;cursor:pointer}button:focus,input:focus{outline:3px solid #f90;"
-        "outline-offset:2px}input[type=checkbox]{width:1.4rem;height:1.4rem;"
-        "vertical-align:middle}li{margin:.8rem 0}a{color:#114}"
-        f"</style></head><body><main>{body}</main></body></html>",
-        status_code=status,
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
-    )
-
-
-NOT_FOUND = "<h1>This link is not valid</h1><p>Check that you copied the whole link.</p>"
-
-
-def create_app(app_factory: Callable[[], App]) -> Any:
-    """The ASGI app; ``app_factory`` opens consentry once for the server's lifetime."""
+def create_app(
+    app_factory: Callable[[], App],
+    mailer: ConfirmationMailer | None = None,
+    signup_limiter: RateLimiter | None = None,
+) -> Any:
+    """The ASGI app; ``app_factory`` opens consentry once for the server's lifetime. ``mailer``
+    sends double opt-in confirmations (without one they stay queued for ``consentry signup
+    send``)."""
     opened = app_factory()
     ctx: Context = opened.context
     api = FastAPI(title="consentry", docs_url=None, redoc_url=None, openapi_url=None)
+    api.include_router(signup_router(ctx, mailer.kick if mailer else _nothing, signup_limiter))
 
     @api.exception_handler(ConsentryError)
     async def refused(request: Request, exc: ConsentryError) -> Response:
         if isinstance(exc, NotFound):
-            return _page("Not found", NOT_FOUND, 404)
-        return _page("Something went wrong", "<h1>Something went wrong</h1>", exc.http_status)
+            return page("Not found", NOT_FOUND, 404)
+        return page("Something went wrong", "<h1>Something went wrong</h1>", exc.http_status)
 
     @api.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
-            return _page("Not found", NOT_FOUND, 404)
-        return _page("Not allowed", "<h1>Not allowed</h1>", exc.status_code)
+            return page("Not found", NOT_FOUND, 404)
+        return page("Not allowed", "<h1>Not allowed</h1>", exc.status_code)
 
     @api.get("/u/{list_id}/{token}", response_class=HTMLResponse)
-    def confirm_page(list_id: str, token: str) -> Response:
+    def confirmpage(list_id: str, token: str) -> Response:
         subject = subject_of_token(ctx, list_id, token)
         info = ctx.store.list_info(list_id)
         purpose = html.escape(info.purpose if info else list_id)
         if already_unsubscribed(ctx, subject, list_id):
-            return _page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>from {purpose}.</p>")
-        return _page(
+            return page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>from {purpose}.</p>")
+        return page(
             "Unsubscribe",
             f"<h1>Unsubscribe from {purpose}?</h1>"
             '<form method=post><input type=hidden name="List-Unsubscribe" value="One-Click">'
@@ -133,7 +126,7 @@ def create_app(app_factory: Callable[[], App]) -> Any:
     async def one_click(list_id: str, token: str, request: Request) -> Response:
         form = await request.form()
         if form.get("List-Unsubscribe") != ONE_CLICK:
-            return _page("Bad request", "<h1>Use the button to unsubscribe</h1>", 400)
+            return page("Bad request", "<h1>Use the button to unsubscribe</h1>", 400)
         client = request.client.host if request.client else ""
         evidence = {"ip": client, "user_agent": request.headers.get("user-agent", "")[:300]}
         done = unsubscribe_by_token(ctx, list_id, token, evidence, "one-click")
@@ -141,12 +134,12 @@ def create_app(app_factory: Callable[[], App]) -> Any:
         purpose = html.escape(info.purpose if info else list_id)
         title = "You are unsubscribed" if done.recorded else "Already unsubscribed"
         text = f"<h1>{title}</h1><p>from {purpose}. Nothing more is sent.</p>"
-        return _page("Unsubscribed", text)
+        return page("Unsubscribed", text)
 
     @api.get("/p/{list_id}/{token}", response_class=HTMLResponse)
-    def preference_page(list_id: str, token: str) -> Response:
+    def preferencepage(list_id: str, token: str) -> Response:
         text = _preferences_html(preferences(ctx, list_id, token))
-        return _page("Your email preferences", text)
+        return page("Your email preferences", text)
 
     @api.post("/p/{list_id}/{token}", response_class=HTMLResponse)
     async def preference_update(list_id: str, token: str, request: Request) -> Response:
@@ -162,21 +155,26 @@ def create_app(app_factory: Callable[[], App]) -> Any:
         except NotFound:
             raise
         except InputError:
-            return _page(
-                "Expired", "<h1>This form has expired</h1><p>Open the link again.</p>", 400
-            )
+            return page("Expired", "<h1>This form has expired</h1><p>Open the link again.</p>", 400)
         after = _preferences_html(preferences(ctx, list_id, token))
         note = "<p role=status>Saved. " + (
             f"Unsubscribed from {len(done)} list(s).</p>" if done else "Nothing changed.</p>"
         )
-        return _page("Your email preferences", note + after)
+        return page("Your email preferences", note + after)
 
     @api.get("/healthz", response_class=PlainTextResponse)
     def health() -> str:
         return "ok"
 
+    if mailer is not None:
+        api.router.on_startup.append(mailer.start)
+        api.router.on_shutdown.append(mailer.stop)
     api.router.on_shutdown.append(opened.close)
     return BodyLimit(api)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _preferences_html(prefs: Preferences) -> str:
@@ -208,4 +206,9 @@ def _preferences_html(prefs: Preferences) -> str:
 
 
 def app_from_settings(settings: Settings) -> Any:
-    return create_app(lambda: open_app(settings))
+    """The app ``consentry serve`` runs; it sends confirmations when it has a mail server and an
+    HTTPS base URL for their links."""
+    mailer = None
+    if settings.smtp_url and settings.base_url and settings.base_url.startswith("https://"):
+        mailer = ConfirmationMailer(settings)
+    return create_app(lambda: open_app(settings), mailer)
