@@ -19,6 +19,7 @@ from consentry.cli import (
     ledger_cmds,
     serve_cmd,
     setup_cmds,
+    signup_cmds,
     sink_cmd,
 )
 from consentry.cli.render import fail
@@ -50,6 +51,7 @@ campaign_cmds.register(cli)
 dkim_cmds.register(cli)
 sink_cmd.register(cli)
 serve_cmd.register(cli)
+signup_cmds.register(cli)
 
 
 def main(argv: list[str] | None = None) -> Any:
