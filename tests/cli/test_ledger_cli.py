@@ -176,8 +176,9 @@ def test_demo_tells_the_story(run: Runner, tmp_path: Path) -> None:
                  "does not match its signed checkpoint", "What to look at next",
                  "sent 601, denied 3", "none twice: True",
                  "received 0 messages", "reason=suppressed-withdrawal",
-                 "answered 200"):  # fmt: skip
+                 "answered 200", "pressed Confirm (a POST; a GET never confirms): True",
+                 "with 2 inclusion proofs"):  # fmt: skip
         assert text in result.out, text
-    assert len(list((tmp_path / "demo" / "sink").iterdir())) == 601
+    assert len(list((tmp_path / "demo" / "sink").iterdir())) == 602  # + the confirmation
     again = run("demo", "--dir", str(tmp_path / "demo"))
     assert again.code == 0

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import re
 import shutil
 import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,7 @@ from consentry.domain.profiles import Jurisdiction, OrganisationType, configure_
 from consentry.domain.tokens import make_unsubscribe_token
 from consentry.keys.dkim_keys import dns_record, generate_dkim_key
 from consentry.ports import Transport
-from consentry.services import campaigns, consent, gate, ledger, subjects
+from consentry.services import campaigns, consent, gate, ledger, signup, subjects
 from consentry.services.context import Context
 from consentry.services.dispatch import DispatchOptions, Progress, send_campaign
 from consentry.settings import Settings
@@ -209,6 +213,8 @@ def _forge(path: Path) -> None:
 
 AUDIENCE = 600
 LATE = "zoe@example.org"
+NEWCOMER = "yusuf@example.net"
+PUBLIC = "https://consent.example.org"
 TEXT = """Hello {{ email }},
 
 Spring is here, and so is our newsletter: three events near you, and what your support did
@@ -246,7 +252,12 @@ def _campaign(settings: Settings, directory: Path) -> None:
             f"({report['by_basis']}), denied {report['by_reason']}, allowed without a "
             f"justifying record: {report['allowed_without_justifying_record']}"
         )
-        with local_sink(directory / "sink") as sink, _web_server(settings) as base:
+        signup.enable_signup(ctx, "newsletter", "news@example.org", "demo",
+                             reply_to="privacy@example.org")  # fmt: skip
+        with (
+            local_sink(directory / "sink") as sink,
+            _web_server(replace(settings, smtp_url=sink.url, base_url=PUBLIC)) as base,
+        ):
             console.print(f"  the one-click unsubscribe page is served at {base}/u/… "
                           "(what 'consentry serve' runs)")  # fmt: skip
             late = _unsubscribe_when(settings, base, sink, AUDIENCE // 3)
@@ -256,7 +267,7 @@ def _campaign(settings: Settings, directory: Path) -> None:
                     ctx,
                     "spring-news",
                     _transport(sink.url),
-                    "https://consent.example.org",
+                    PUBLIC,
                     signer,
                     DispatchOptions(batch=100),
                     _ticker(),
@@ -265,33 +276,74 @@ def _campaign(settings: Settings, directory: Path) -> None:
                 if signer is not None:
                     signer.close()
             late.join()
-            received = sink.stats.by_recipient
-        status = campaigns.campaign_status(ctx, "spring-news")
-        console.print(
-            f"  sent {status['sent']}, denied {status['denied']}, failed {status['failed']}, "
-            f"uncertain {status['uncertain']} at {result.rate:.0f} messages/s; the sink holds "
-            f"{sum(received.values())} messages, none twice: {max(received.values()) == 1}"
-        )
-        console.print(
-            f"  {LATE} unsubscribed while the campaign ran and received "
-            f"{received.get(LATE, 0)} messages; her last leaves:"
-        )
-        history = subjects.subject_history(ctx, LATE)
-        for event in history["events"][-2:]:
-            f = event["fields"]
-            detail = (
-                f"allowed={f['allowed']} reason={f['reason']} (read the ledger at size "
-                f"{f['checked_size']})"
-                if event["kind"] == "send-decided"
-                else f"via {f['method']}"
+            received = dict(sink.stats.by_recipient)
+            status = campaigns.campaign_status(ctx, "spring-news")
+            console.print(
+                f"  sent {status['sent']}, denied {status['denied']}, failed {status['failed']}, "
+                f"uncertain {status['uncertain']} at {result.rate:.0f} messages/s; the sink holds "
+                f"{sum(received.values())} messages, none twice: {max(received.values()) == 1}"
             )
-            console.print(f"    leaf {event['index']}: {event['kind']}: {detail}")
-        console.print(
-            "  every message went out only after its send-decided leaf named the consent leaf "
-            "that justified it; 'consentry subject show reader1@example.net' shows one"
-        )
+            console.print(
+                f"  {LATE} unsubscribed while the campaign ran and received "
+                f"{received.get(LATE, 0)} messages; her last leaves:"
+            )
+            history = subjects.subject_history(ctx, LATE)
+            for event in history["events"][-2:]:
+                f = event["fields"]
+                detail = (
+                    f"allowed={f['allowed']} reason={f['reason']} (read the ledger at size "
+                    f"{f['checked_size']})"
+                    if event["kind"] == "send-decided"
+                    else f"via {f['method']}"
+                )
+                console.print(f"    leaf {event['index']}: {event['kind']}: {detail}")
+            console.print(
+                "  every message went out only after its send-decided leaf named the consent leaf "
+                "that justified it; 'consentry subject show reader1@example.net' shows one"
+            )
+            _signup(ctx, base, directory / "sink")
     finally:
         app.close()
+
+
+def _signup(ctx: Context, base: str, sink_dir: Path) -> None:
+    """A newcomer signs up on the form, gets the confirmation email (sent by the server through
+    the dispatcher to the sink), opens the link and confirms: real HTTP, real SMTP."""
+    _step("6b. Signup with double opt-in on the served form")
+    with urllib.request.urlopen(f"{base}/s/newsletter", timeout=30) as answer:  # noqa: S310
+        form = answer.read().decode()
+    notice = re.search(r'name=notice value="([0-9a-f]{64})"', form)
+    assert notice is not None
+    body = urllib.parse.urlencode({"email": NEWCOMER, "notice": notice.group(1),
+                                   "source": "https://example.org/join"}).encode()  # fmt: skip
+    with urllib.request.urlopen(f"{base}/s/newsletter", body, timeout=30) as answer:  # noqa: S310
+        status = answer.status
+    console.print(f"  {NEWCOMER} signed up at /s/newsletter: {status}, 'Check your inbox'; "
+                  "a consent-requested leaf holds the notice shown")  # fmt: skip
+    _check(ctx, NEWCOMER)
+    path = _wait_for_link(sink_dir, NEWCOMER)
+    console.print(f"  the server sent the confirmation through the dispatcher: {path[:24]}…")
+    with urllib.request.urlopen(f"{base}{path}", b"", timeout=30) as answer:  # noqa: S310
+        confirmed = "You are subscribed" in answer.read().decode()
+    console.print(f"  {NEWCOMER} pressed Confirm (a POST; a GET never confirms): {confirmed}")
+    _check(ctx, NEWCOMER)
+    receipt_url = f"{base}/r/{path.removeprefix('/c/')}"
+    with urllib.request.urlopen(receipt_url, timeout=30) as answer:  # noqa: S310
+        receipt = json.loads(answer.read())
+    console.print(f"  consent receipt {receipt['consentReceiptID']} with "
+                  f"{len(receipt['proof']['inclusion'])} inclusion proofs")  # fmt: skip
+
+
+def _wait_for_link(sink_dir: Path, address: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for path in sorted(sink_dir.glob("*.eml"), reverse=True)[:20]:
+            text = path.read_bytes().replace(b"=\r\n", b"").decode("utf-8", "replace")
+            found = re.search(r"https://consent\.example\.org(/c/newsletter/[A-Za-z0-9_.-]+)", text)
+            if f"To: {address}" in text and found:
+                return found.group(1)
+        time.sleep(0.05)
+    raise click.ClickException(f"no confirmation email for {address} reached the sink")
 
 
 def _transport(url: str) -> Transport:
