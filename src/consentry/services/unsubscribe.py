@@ -10,14 +10,17 @@ scope that no later consent lifted), nothing new is written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from consentry.domain.errors import NotFound
-from consentry.domain.state import GLOBAL_SCOPE, SuppressionReason
+from consentry.domain.leaves import LeafDraft
+from consentry.domain.state import GLOBAL_SCOPE, SubjectState, SuppressionReason
 from consentry.domain.tokens import read_unsubscribe_token
-from consentry.services.consent import withdraw_subject
+from consentry.ports import Batch
+from consentry.services.consent import evidence_blob, leaf_time, new_record_id, withdraw_subject
 from consentry.services.context import Context
+from consentry.services.ledger import append_sealed
 
 _OBJECTIONS = frozenset({SuppressionReason.UNSUBSCRIBE, SuppressionReason.WITHDRAWAL})
 
@@ -43,7 +46,12 @@ def subject_of_token(ctx: Context, list_id: str, token: str) -> str:
 
 
 def already_unsubscribed(ctx: Context, subject: str, list_id: str) -> bool:
-    state = ctx.store.subject_state(subject)
+    return unsubscribed_in(ctx.store.subject_state(subject), list_id)
+
+
+def unsubscribed_in(state: SubjectState | None, list_id: str) -> bool:
+    """A withdrawal or unsubscribe in scope (global or this list) that no later consent for the
+    list lifted."""
     if state is None:
         return False
     record = state.consents.get(list_id)
@@ -65,3 +73,57 @@ def unsubscribe_by_token(
         ctx, subject, [list_id], "web", method, "list-unsubscribe", "recipient", evidence
     )
     return Unsubscribed(subject, list_id, True, recorded.refs[0].index)
+
+
+@dataclass(frozen=True)
+class UnsubscribeRequest:
+    """One one-click POST: the list and token of its URL, and the client as evidence."""
+
+    list_id: str
+    token: str
+    evidence: Mapping[str, str]
+    method: str = "one-click"
+
+
+def unsubscribe_many(
+    ctx: Context, requests: Sequence[UnsubscribeRequest]
+) -> list[Unsubscribed | NotFound]:
+    """Group commit of one-click unsubscribes: every request that arrived together is written in
+    one append (one transaction, one checkpoint), durably, before this returns. The result of
+    each is what :func:`unsubscribe_by_token` would have given (NotFound for a bad token or list,
+    returned rather than raised so that it answers only its own request)."""
+    results: list[Unsubscribed | NotFound | None] = [None] * len(requests)
+    subjects: dict[int, str] = {}
+    for i, request in enumerate(requests):
+        try:
+            subjects[i] = subject_of_token(ctx, request.list_id, request.token)
+        except NotFound as exc:
+            results[i] = exc
+    states = ctx.store.subject_states(sorted(set(subjects.values())))
+    now = leaf_time(ctx, objection=True)
+    batch = Batch()
+    placed: dict[int, int] = {}
+    seen: set[tuple[str, str]] = set()
+    for i, subject in subjects.items():
+        request = requests[i]
+        key = (subject, request.list_id)
+        if key in seen or unsubscribed_in(states.get(subject), request.list_id):
+            results[i] = Unsubscribed(subject, request.list_id, False, None)
+            continue
+        seen.add(key)
+        blob = evidence_blob(request.evidence, subject, now)
+        placed[i] = len(batch.leaves)
+        batch.leaves.append(LeafDraft("consent-withdrawn", now, {
+            "record": new_record_id(), "subject": subject, "list": request.list_id,
+            "channel": "web", "method": request.method, "actor": "recipient",
+            "source": "list-unsubscribe", "evidence": blob.hash,
+        }))  # fmt: skip
+        batch.evidence.append(blob)
+    if batch.leaves:
+        refs = append_sealed(ctx, batch).refs
+        for i, position in placed.items():
+            request = requests[i]
+            results[i] = Unsubscribed(subjects[i], request.list_id, True, refs[position].index)
+    done = [r for r in results if r is not None]
+    assert len(done) == len(requests)
+    return done

@@ -27,12 +27,15 @@ from consentry.domain.errors import ConsentryError, InputError, NotFound
 from consentry.services.context import Context
 from consentry.services.preferences import Preferences, preferences, update_preferences
 from consentry.services.unsubscribe import (
+    Unsubscribed,
+    UnsubscribeRequest,
     already_unsubscribed,
     subject_of_token,
-    unsubscribe_by_token,
+    unsubscribe_many,
 )
 from consentry.settings import Settings
 from consentry.web.confirmation_mailer import ConfirmationMailer
+from consentry.web.group_commit import GroupCommit
 from consentry.web.pages import NOT_FOUND, page
 from consentry.web.rate_limit import RateLimiter
 from consentry.web.signup_routes import signup_router
@@ -93,6 +96,12 @@ def create_app(
     ctx: Context = opened.context
     api = FastAPI(title="consentry", docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(signup_router(ctx, mailer.kick if mailer else _nothing, signup_limiter))
+    # One-click POSTs that arrive together are written in one transaction (each answered only
+    # once its write is durable).
+    unsubscribes: GroupCommit[UnsubscribeRequest, Unsubscribed] = GroupCommit(
+        lambda requests: unsubscribe_many(ctx, requests)
+    )
+    api.state.unsubscribes = unsubscribes
 
     @api.exception_handler(ConsentryError)
     async def refused(request: Request, exc: ConsentryError) -> Response:
@@ -129,7 +138,7 @@ def create_app(
             return page("Bad request", "<h1>Use the button to unsubscribe</h1>", 400)
         client = request.client.host if request.client else ""
         evidence = {"ip": client, "user_agent": request.headers.get("user-agent", "")[:300]}
-        done = unsubscribe_by_token(ctx, list_id, token, evidence, "one-click")
+        done = await unsubscribes.submit(UnsubscribeRequest(list_id, token, evidence))
         info = ctx.store.list_info(list_id)
         purpose = html.escape(info.purpose if info else list_id)
         title = "You are unsubscribed" if done.recorded else "Already unsubscribed"
