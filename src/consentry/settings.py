@@ -9,14 +9,19 @@
   and the one-click ``List-Unsubscribe`` URL are built on.
 * ``CONSENTRY_APPROVAL_THRESHOLD`` (``--approval-threshold``): campaigns with more recipients need
   two approvals; default 10000.
+* ``CONSENTRY_SES_TOPIC_ARNS``, ``CONSENTRY_SENDGRID_PUBLIC_KEY``,
+  ``CONSENTRY_MAILGUN_SIGNING_KEY``, ``CONSENTRY_POSTMARK_WEBHOOK_AUTH`` (no flags: secrets stay
+  out of command lines): the provider webhooks that are on and their credentials
+  (``codecs.webhooks.config``; docs/webhooks.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from consentry.codecs.webhooks.config import WebhookConfig, load_webhook_config
 from consentry.domain.errors import InputError
 
 DEFAULT_APPROVAL_THRESHOLD = 10_000
@@ -29,6 +34,7 @@ class Settings:
     smtp_url: str | None = None
     base_url: str | None = None
     approval_threshold: int = DEFAULT_APPROVAL_THRESHOLD
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 def load_settings(
@@ -50,4 +56,5 @@ def load_settings(
         smtp_url=env.get("CONSENTRY_SMTP_URL") or None,
         base_url=env.get("CONSENTRY_BASE_URL") or None,
         approval_threshold=int(threshold),
+        webhooks=load_webhook_config(env),
     )

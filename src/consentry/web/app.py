@@ -39,8 +39,12 @@ from consentry.web.group_commit import GroupCommit
 from consentry.web.pages import NOT_FOUND, page
 from consentry.web.rate_limit import RateLimiter
 from consentry.web.signup_routes import signup_router
+from consentry.web.webhooks import webhook_router
 
 MAX_BODY = 16 * 1024
+#: Provider webhooks post batches: SendGrid up to 768 KB, SNS up to 256 KB double-encoded.
+MAX_HOOK_BODY = 1024 * 1024
+HOOKS = "/hooks/"
 ONE_CLICK = "One-Click"
 
 Scope = MutableMapping[str, Any]
@@ -51,17 +55,21 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, declared or not."""
+    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, declared or not
+    (``hook_limit`` under ``/hooks/``, where providers post batches)."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
-        self.app, self.limit = app, limit
+    def __init__(
+        self, app: ASGIApp, limit: int = MAX_BODY, hook_limit: int = MAX_HOOK_BODY
+    ) -> None:
+        self.app, self.limit, self.hook_limit = app, limit, hook_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.hook_limit if str(scope.get("path", "")).startswith(HOOKS) else self.limit
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await PlainTextResponse("request too large", 413)(scope, receive, send)
             return
         seen = 0
@@ -70,7 +78,7 @@ class BodyLimit:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.limit:
+            if seen > limit:
                 raise _TooLarge
             return message
 
@@ -102,6 +110,7 @@ def create_app(
         lambda requests: unsubscribe_many(ctx, requests)
     )
     api.state.unsubscribes = unsubscribes
+    api.include_router(webhook_router(ctx, opened.settings.webhooks))
 
     @api.exception_handler(ConsentryError)
     async def refused(request: Request, exc: ConsentryError) -> Response:
