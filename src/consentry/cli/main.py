@@ -16,6 +16,7 @@ from consentry.cli import (
     campaign_cmds,
     consent_cmds,
     dkim_cmds,
+    inbound_cmd,
     ledger_cmds,
     serve_cmd,
     setup_cmds,
@@ -52,6 +53,7 @@ dkim_cmds.register(cli)
 sink_cmd.register(cli)
 serve_cmd.register(cli)
 signup_cmds.register(cli)
+inbound_cmd.register(cli)
 
 
 def main(argv: list[str] | None = None) -> Any:
