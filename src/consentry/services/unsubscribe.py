@@ -33,10 +33,13 @@ class Unsubscribed:
     index: int | None
 
 
-def subject_of_token(ctx: Context, list_id: str, token: str) -> str:
-    """The subject ref a token names for this list, or NotFound."""
+def subject_of_token(ctx: Context, list_id: str, token: str, list_known: bool | None = None) -> str:
+    """The subject ref a token names for this list, or NotFound. ``list_known``: the caller
+    has looked the list up already (a batch of requests looks each list up once)."""
     kid = token.partition(".")[0]
-    if ctx.store.list_info(list_id) is None:
+    if list_known is None:
+        list_known = ctx.store.list_info(list_id) is not None
+    if not list_known:
         raise NotFound("not found")
     try:
         kid, key = ctx.keys.token_key(kid or None)
@@ -94,9 +97,11 @@ def unsubscribe_many(
     returned rather than raised so that it answers only its own request)."""
     results: list[Unsubscribed | NotFound | None] = [None] * len(requests)
     subjects: dict[int, str] = {}
+    known = {lid: ctx.store.list_info(lid) is not None for lid in {r.list_id for r in requests}}
     for i, request in enumerate(requests):
         try:
-            subjects[i] = subject_of_token(ctx, request.list_id, request.token)
+            subjects[i] = subject_of_token(ctx, request.list_id, request.token,
+                                           known[request.list_id])  # fmt: skip
         except NotFound as exc:
             results[i] = exc
     states = ctx.store.subject_states(sorted(set(subjects.values())))

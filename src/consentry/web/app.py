@@ -110,6 +110,16 @@ def create_app(
         lambda requests: unsubscribe_many(ctx, requests)
     )
     api.state.unsubscribes = unsubscribes
+    purposes: dict[str, str] = {}  # lists are never deleted nor renamed: a safe cache
+
+    def purpose_of(list_id: str) -> str:
+        if list_id not in purposes:
+            info = ctx.store.list_info(list_id)
+            if info is None:
+                return list_id
+            purposes[list_id] = info.purpose
+        return purposes[list_id]
+
     api.include_router(webhook_router(ctx, opened.settings.webhooks))
 
     @api.exception_handler(ConsentryError)
@@ -148,8 +158,7 @@ def create_app(
         client = request.client.host if request.client else ""
         evidence = {"ip": client, "user_agent": request.headers.get("user-agent", "")[:300]}
         done = await unsubscribes.submit(UnsubscribeRequest(list_id, token, evidence))
-        info = ctx.store.list_info(list_id)
-        purpose = html.escape(info.purpose if info else list_id)
+        purpose = html.escape(purpose_of(list_id))  # no store call on the event loop
         title = "You are unsubscribed" if done.recorded else "Already unsubscribed"
         text = f"<h1>{title}</h1><p>from {purpose}. Nothing more is sent.</p>"
         return page("Unsubscribed", text)
