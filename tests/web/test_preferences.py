@@ -63,7 +63,7 @@ def test_the_page_lists_every_list_with_labels_and_one_list_can_be_left(
     assert saved.status_code == 200 and "Unsubscribed from 1 list" in saved.text
     assert gate.check_send(ctx, "ann@example.org", "events").reason == "suppressed-withdrawal"
     assert gate.check_send(ctx, "ann@example.org", "news").allowed
-    assert "Events near you: <strong>unsubscribed</strong>" in saved.text
+    assert "<h2>You are unsubscribed from</h2><ul><li>Events near you</li></ul>" in saved.text
 
 
 def test_unsubscribe_from_everything_is_one_global_withdrawal(

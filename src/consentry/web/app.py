@@ -139,15 +139,17 @@ def create_app(
         subject = subject_of_token(ctx, list_id, token)
         info = ctx.store.list_info(list_id)
         purpose = html.escape(info.purpose if info else list_id)
+        manage = _manage_link(list_id, token)
         if already_unsubscribed(ctx, subject, list_id):
-            return page("Unsubscribed", f"<h1>You are unsubscribed</h1><p>from {purpose}.</p>")
+            return page(
+                "Unsubscribed",
+                f"<h1>You are unsubscribed</h1><p>You no longer receive {purpose}.</p>{manage}",
+            )
         return page(
             "Unsubscribe",
             f"<h1>Unsubscribe from {purpose}?</h1>"
             '<form method=post><input type=hidden name="List-Unsubscribe" value="One-Click">'
-            "<button type=submit>Unsubscribe</button></form>"
-            f'<p><a href="/p/{html.escape(list_id)}/{html.escape(token)}">Manage all your '
-            "email subscriptions</a></p>",
+            "<button type=submit>Unsubscribe</button></form>" + manage,
         )
 
     @api.post("/u/{list_id}/{token}", response_class=HTMLResponse)
@@ -160,8 +162,8 @@ def create_app(
         done = await unsubscribes.submit(UnsubscribeRequest(list_id, token, evidence))
         purpose = html.escape(purpose_of(list_id))  # no store call on the event loop
         title = "You are unsubscribed" if done.recorded else "Already unsubscribed"
-        text = f"<h1>{title}</h1><p>from {purpose}. Nothing more is sent.</p>"
-        return page("Unsubscribed", text)
+        text = f"<h1>{title}</h1><p>You no longer receive {purpose}. Nothing more is sent.</p>"
+        return page("Unsubscribed", text + _manage_link(list_id, token))
 
     @api.get("/p/{list_id}/{token}", response_class=HTMLResponse)
     def preferencepage(list_id: str, token: str) -> Response:
@@ -183,11 +185,11 @@ def create_app(
             raise
         except InputError:
             return page("Expired", "<h1>This form has expired</h1><p>Open the link again.</p>", 400)
-        after = _preferences_html(preferences(ctx, list_id, token))
-        note = "<p role=status>Saved. " + (
+        note = "<p role=status class=saved>Saved. " + (
             f"Unsubscribed from {len(done)} list(s).</p>" if done else "Nothing changed.</p>"
         )
-        return page("Your email preferences", note + after)
+        return page("Your email preferences", _preferences_html(preferences(ctx, list_id, token),
+                                                               note))  # fmt: skip
 
     @api.get("/healthz", response_class=PlainTextResponse)
     def health() -> str:
@@ -204,32 +206,46 @@ def _nothing() -> None:
     return None
 
 
-def _preferences_html(prefs: Preferences) -> str:
+def _manage_link(list_id: str, token: str) -> str:
+    href = f"/p/{html.escape(list_id)}/{html.escape(token)}"
+    return f'<p><a href="{href}">Manage all your email subscriptions</a></p>'
+
+
+def _preferences_html(prefs: Preferences, note: str = "") -> str:
+    """Lists still received (a labelled checkbox each: tick to stop), then the lists already
+    left, then "everything". ``note``: the saved-status line, right under the heading."""
     csrf = html.escape(prefs.csrf)
-    rows = []
+    receiving, left = [], []
     for choice in prefs.lists:
         name = html.escape(choice.purpose)
         value = html.escape(choice.list_id)
         if choice.subscribed:
-            rows.append(
-                f'<li><input type=checkbox name=unsubscribe value="{value}" id="u-{value}">'
-                f' <label for="u-{value}">Unsubscribe from {name}</label></li>'
+            receiving.append(
+                f'<li><input type=checkbox name=unsubscribe value="{value}" id="u-{value}" '
+                f'aria-describedby="hint"><label for="u-{value}">Unsubscribe from {name}</label>'
+                "</li>"
             )
         else:
-            rows.append(f"<li>{name}: <strong>unsubscribed</strong></li>")
-    subscribed = any(c.subscribed for c in prefs.lists)
-    body = "<h1>Your email preferences</h1>"
-    if not subscribed:
-        return body + f"<ul>{''.join(rows)}</ul><p>You receive none of our marketing email.</p>"
-    return (
-        body
-        + f'<form method=post><input type=hidden name=csrf value="{csrf}">'
-        + f"<ul style=list-style:none;padding:0>{''.join(rows)}</ul>"
-        + "<button type=submit>Save</button></form>"
-        + f'<form method=post style=margin-top:2rem><input type=hidden name=csrf value="{csrf}">'
-        + '<input type=hidden name=everything value="1">'
-        + "<button type=submit>Unsubscribe from everything</button></form>"
-    )
+            left.append(f"<li>{name}</li>")
+    body = "<h1>Your email preferences</h1>" + note
+    if receiving:
+        body += (
+            f'<h2>You receive</h2><form method=post><input type=hidden name=csrf value="{csrf}">'
+            '<p id="hint">Tick each list you want to stop, then save.</p>'
+            f"<ul class=choices>{''.join(receiving)}</ul>"
+            "<button type=submit>Save</button></form>"
+        )
+    else:
+        body += "<p>You receive none of our marketing email.</p>"
+    if left:
+        body += f"<h2>You are unsubscribed from</h2><ul>{''.join(left)}</ul>"
+    if receiving:
+        body += (
+            f'<form method=post style=margin-top:2rem><input type=hidden name=csrf value="{csrf}">'
+            '<input type=hidden name=everything value="1">'
+            "<button type=submit class=secondary>Unsubscribe from everything</button></form>"
+        )
+    return body
 
 
 def app_from_settings(settings: Settings) -> Any:
