@@ -4,9 +4,11 @@ the live projection, and each consent's status is what a naive reading of the hi
 from __future__ import annotations
 
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from consentry.domain.state import ConsentStatus
 from consentry.ports import Batch
 from consentry.store.memory import MemoryStore
 from consentry.store.sqlite import SQLiteStore
+from tests.conftest import require_postgres
 from tests.support import builders as b
 
 SUBJECTS = [b.subject(i) for i in range(3)]
@@ -88,3 +91,32 @@ def test_every_store_folds_the_same_and_rebuilds_the_same(
             assert memory.subject_states(SUBJECTS) == sqlite.subject_states(SUBJECTS)
         finally:
             sqlite.close()
+
+
+@pytest.mark.postgres
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=st.lists(op, max_size=25), split=st.integers(1, 8))
+def test_postgres_batched_writes_fold_like_memory(
+    ops: list[tuple[str, str, Any]], split: int
+) -> None:
+    """PostgreSQL writes a batch's changes as array statements (last row per key wins): the same
+    projection as memory, whatever repeats a batch holds."""
+    import psycopg
+
+    from consentry.store.postgres import PostgresStore
+
+    base = require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    drafts, _ = drafts_for(ops)
+    memory = MemoryStore()
+    pg = PostgresStore(f"{base}?schema={schema}")
+    try:
+        for i in range(0, len(drafts), split):
+            memory.append(Batch(leaves=list(drafts[i : i + split])))
+            pg.append(Batch(leaves=list(drafts[i : i + split])))
+        assert pg.projection() == memory.projection()
+        assert pg.subject_states(SUBJECTS) == memory.subject_states(SUBJECTS)
+    finally:
+        pg.close()
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

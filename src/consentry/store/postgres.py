@@ -60,7 +60,13 @@ class PostgresStore(SQLStore):
         super().__init__(conn, load_queries("postgres", "%s"), "%s")
 
     #: Upserts whose rows must be unique per key inside one statement: (name, key columns).
-    _UPSERT_KEYS = {"put_consent": (0, 2)}  # (subject_id, list_id)
+    #: Statements whose rows may repeat a key in one batch: the last row per key wins, as it
+    #: would row by row (an UPDATE ... FROM unnest applies an arbitrary one of duplicates).
+    _UPSERT_KEYS = {
+        "put_consent": (0, 2),  # (subject_id, list_id)
+        "end_consent_list": (3, 4),  # (subject_id, list_id)
+        "end_consent_all": (3,),  # (subject_id,)
+    }
 
     def _many(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
         """Rows of one statement: as one ``NAME_unnest`` statement over column arrays where the

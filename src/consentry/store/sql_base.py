@@ -43,6 +43,7 @@ from consentry.ports import (
 )
 from consentry.store.sql_dispatch import SQLDispatch
 from consentry.store.sql_rows import (
+    by_table,
     change_statement,
     change_subject,
     consent_from_row,
@@ -231,7 +232,7 @@ class SQLStore(SQLDispatch):
             self._many("put_notice_text", [(n.hash, n.text, n.media_type) for n in batch.notices])
             size = start + len(placed)
             self._many("insert_node", completed_nodes(start, size, self._tiled(start, hashes)))
-            statements = [change_statement(change, sid) for change in changes]
+            statements = by_table([change_statement(change, sid) for change in changes])
             for name, group in groupby(statements, key=lambda s: s[0]):
                 self._many(name, [params for _, params in group])
             self._write_dispatch(batch, placed, ids)

@@ -123,6 +123,23 @@ def change_statement(change: Change, sid: Callable[[str], int]) -> tuple[str, tu
     return "put_organisation", (settings, change.leaf.index, change.leaf.hash)
 
 
+#: The one projection table each change statement writes (none reads another table).
+_TABLE_OF = {
+    "put_consent": 0, "confirm_consent": 0, "end_consent_list": 0, "end_consent_all": 0,
+    "add_suppression": 1, "mark_erased": 2, "put_list": 3, "put_notice": 4,
+    "put_organisation": 5,
+}  # fmt: skip
+
+
+def by_table(statements: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statements grouped by the table they write, in their order within each table.
+
+    Statements on different tables commute, so this applies the same changes; it puts a batch's
+    runs of one statement together (a withdrawal's consent update and suppression alternate leaf
+    by leaf), so that each run can go to the database as one array statement."""
+    return sorted(statements, key=lambda s: _TABLE_OF[s[0]])  # a stable sort
+
+
 def change_subject(change: Change) -> str | None:
     """The subject ref a projection change is about, if any."""
     subject = getattr(change, "subject", None)

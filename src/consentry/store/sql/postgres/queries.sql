@@ -87,6 +87,17 @@ ON CONFLICT (subject_id, list_id) DO UPDATE SET status = excluded.status, basis 
     changed_index = excluded.changed_index, changed_hash = excluded.changed_hash,
     facts = excluded.facts, record_id = excluded.record_id;
 
+-- name: end_consent_list_unnest
+UPDATE proj_consent c SET status = u.status, changed_index = u.idx, changed_hash = u.hash
+FROM unnest(?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::text[])
+    AS u(status, idx, hash, subject_id, list_id)
+WHERE c.subject_id = u.subject_id AND c.list_id = u.list_id;
+
+-- name: end_consent_all_unnest
+UPDATE proj_consent c SET status = u.status, changed_index = u.idx, changed_hash = u.hash
+FROM unnest(?::text[], ?::bigint[], ?::text[], ?::bigint[]) AS u(status, idx, hash, subject_id)
+WHERE c.subject_id = u.subject_id;
+
 -- name: update_message_unnest
 UPDATE campaign_messages m SET state = u.state, attempts = COALESCE(u.attempts, m.attempts),
     not_before = u.not_before, reply = COALESCE(u.reply, m.reply),
