@@ -170,6 +170,19 @@ class NoticeInfo:
     leaf: LeafRef
 
 
+@dataclass(frozen=True, slots=True)
+class ApiTokenRow:
+    """An admin API bearer token (an operational row, not a ledger leaf): only the SHA-256 (hex)
+    of the secret is kept. ``scope``: read, write or admin."""
+
+    name: str
+    token_hash: str
+    scope: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
 class Store(Protocol):
     """The ledger, its projections and its side tables, behind one port."""
 
@@ -269,6 +282,23 @@ class Store(Protocol):
     def control(self, name: str) -> str | None: ...
 
     def close(self) -> None: ...
+
+    # admin API tokens: operational rows, not ledger leaves (store/sql_tokens.py, memory_tokens.py)
+    def add_api_token(self, row: ApiTokenRow) -> bool:
+        """Store a new token; False (nothing written) when its name or hash is taken."""
+        ...
+
+    def api_token(self, name: str) -> ApiTokenRow | None: ...
+    def api_token_by_hash(self, token_hash: str) -> ApiTokenRow | None: ...
+    def api_tokens(self) -> list[ApiTokenRow]: ...
+    def revoke_api_token(self, name: str, at: datetime) -> bool:
+        """Mark the token revoked at ``at``; False when there is none of that name or it was
+        revoked already (the first revocation time stays)."""
+        ...
+
+    def touch_api_token(self, name: str, at: datetime) -> None:
+        """Record when the token was last used."""
+        ...
 
 
 # --- the way out: only the dispatcher holds a Transport ----------------------------------------

@@ -22,6 +22,7 @@ from consentry.cli import (
     setup_cmds,
     signup_cmds,
     sink_cmd,
+    token_cmds,
 )
 from consentry.cli.render import fail
 from consentry.domain.errors import ConsentryError
@@ -54,6 +55,7 @@ sink_cmd.register(cli)
 serve_cmd.register(cli)
 signup_cmds.register(cli)
 inbound_cmd.register(cli)
+token_cmds.register(cli)
 
 
 def main(argv: list[str] | None = None) -> Any:

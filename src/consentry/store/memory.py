@@ -24,9 +24,10 @@ from consentry.ports import (
     StoredLeaf,
 )
 from consentry.store.memory_dispatch import MemoryDispatch
+from consentry.store.memory_tokens import MemoryTokens
 
 
-class MemoryStore(MemoryDispatch):
+class MemoryStore(MemoryTokens, MemoryDispatch):
     """Keeps leaves, projections and side tables in dicts; appends are serialised by a lock."""
 
     def __init__(self) -> None:

@@ -18,6 +18,7 @@ from consentry.domain.errors import AppendOnlyViolation, ConsentryError, StoreEr
 from consentry.store.migrate import apply_migrations
 from consentry.store.sql_base import SQLStore
 from consentry.store.sql_queries import load_queries
+from consentry.store.sql_tokens import SQLTokens
 
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 
@@ -37,7 +38,7 @@ def _redact(url: str) -> str:
     return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url)
 
 
-class PostgresStore(SQLStore):
+class PostgresStore(SQLTokens, SQLStore):
     driver_errors = (psycopg.Error,)
 
     def __init__(self, url: str) -> None:

@@ -14,6 +14,7 @@ from consentry.domain.errors import (
 from consentry.store.migrate import migrate_sqlite
 from consentry.store.sql_base import SQLStore
 from consentry.store.sql_queries import load_queries
+from consentry.store.sql_tokens import SQLTokens
 
 CACHE_KIB = 256 * 1024
 MMAP_BYTES = 1 << 30
@@ -22,7 +23,7 @@ MMAP_BYTES = 1 << 30
 LEAN_CACHE_KIB = 32 * 1024
 
 
-class SQLiteStore(SQLStore):
+class SQLiteStore(SQLTokens, SQLStore):
     """A consentry store in one SQLite file (``sqlite:///path``)."""
 
     driver_errors = (sqlite3.Error,)

@@ -34,6 +34,7 @@ from consentry.services.unsubscribe import (
     unsubscribe_many,
 )
 from consentry.settings import Settings
+from consentry.web.api import create_api
 from consentry.web.confirmation_mailer import ConfirmationMailer
 from consentry.web.group_commit import GroupCommit
 from consentry.web.pages import NOT_FOUND, page
@@ -121,6 +122,7 @@ def create_app(
         return purposes[list_id]
 
     api.include_router(webhook_router(ctx, opened.settings.webhooks))
+    api.mount("/api/v1", create_api(ctx))  # the admin API, with its own OpenAPI schema
 
     @api.exception_handler(ConsentryError)
     async def refused(request: Request, exc: ConsentryError) -> Response:

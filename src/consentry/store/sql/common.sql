@@ -316,3 +316,27 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value;
 
 -- name: drop_control
 DELETE FROM dispatch_controls WHERE name = ?;
+
+-- admin API tokens (schema 3; store/sql_tokens.py) ------------------------------------------------
+
+-- name: add_api_token
+INSERT INTO api_tokens (name, token_hash, scope, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT DO NOTHING;
+
+-- name: api_token
+SELECT name, token_hash, scope, created_at, revoked_at, last_used_at
+FROM api_tokens WHERE name = ?;
+
+-- name: api_token_by_hash
+SELECT name, token_hash, scope, created_at, revoked_at, last_used_at
+FROM api_tokens WHERE token_hash = ?;
+
+-- name: api_tokens
+SELECT name, token_hash, scope, created_at, revoked_at, last_used_at
+FROM api_tokens ORDER BY created_at, name;
+
+-- name: revoke_api_token
+UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL;
+
+-- name: touch_api_token
+UPDATE api_tokens SET last_used_at = ? WHERE name = ?;
