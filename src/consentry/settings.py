@@ -7,6 +7,8 @@
   ``smtps://...``.
 * ``CONSENTRY_BASE_URL`` (``campaign send --base-url``): the HTTPS origin that unsubscribe links
   and the one-click ``List-Unsubscribe`` URL are built on.
+* ``CONSENTRY_PROVIDER``: the provider the SMTP URL belongs to (``smtp`` by default); after an
+  import from another provider, marketing through it needs ``consentry transfer cutover``.
 * ``CONSENTRY_APPROVAL_THRESHOLD`` (``--approval-threshold``): campaigns with more recipients need
   two approvals; default 10000.
 * ``CONSENTRY_SES_TOPIC_ARNS``, ``CONSENTRY_SENDGRID_PUBLIC_KEY``,
@@ -35,6 +37,9 @@ class Settings:
     base_url: str | None = None
     approval_threshold: int = DEFAULT_APPROVAL_THRESHOLD
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    #: The provider CONSENTRY_SMTP_URL belongs to (R25: after a migration, marketing through it
+    #: needs a recorded cutover).
+    provider: str = "smtp"
 
 
 def load_settings(
@@ -57,4 +62,5 @@ def load_settings(
         base_url=env.get("CONSENTRY_BASE_URL") or None,
         approval_threshold=int(threshold),
         webhooks=load_webhook_config(env),
+        provider=(env.get("CONSENTRY_PROVIDER") or "smtp").strip().lower(),
     )

@@ -671,3 +671,26 @@ def test_tiled_source_cache_is_bounded() -> None:
     store.reads.clear()
     assert src.perfect(0, 63) == mirror.perfect(0, 63)
     assert store.reads == []
+
+
+@given(st.lists(st.binary(max_size=8), max_size=70))
+def test_a_streaming_root_equals_the_recursive_definition(entries: list[bytes]) -> None:
+    from consentry.domain.merkle_core import StreamingRoot
+
+    stream = StreamingRoot()
+    for entry in entries:
+        stream.add(entry)
+    assert stream.root() == _reference_root(entries) and stream.size == len(entries)
+
+
+def _reference_root(entries: list[bytes]) -> bytes:
+    import hashlib
+
+    if not entries:
+        return hashlib.sha256(b"").digest()
+    if len(entries) == 1:
+        return hashlib.sha256(b"\x00" + entries[0]).digest()
+    k = 1 << ((len(entries) - 1).bit_length() - 1)
+    return hashlib.sha256(
+        b"\x01" + _reference_root(entries[:k]) + _reference_root(entries[k:])
+    ).digest()

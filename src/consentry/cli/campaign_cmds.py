@@ -270,7 +270,9 @@ def _run_send(
         transport = open_transport(
             smtp, connections=connections, rate=rate, per_domain_rate=per_domain_rate
         )
-        queued = prepare_send(ctx, name, settings.approval_threshold)  # refusals before any bar
+        queued = prepare_send(  # refusals before any bar
+            ctx, name, settings.approval_threshold, settings.provider
+        )
         signer = open_signer(settings.home, row.spec["from_address"])
         try:
             with _progress_bar(name, queued, hidden=as_json) as on_progress:

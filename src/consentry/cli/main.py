@@ -23,6 +23,7 @@ from consentry.cli import (
     signup_cmds,
     sink_cmd,
     token_cmds,
+    transfer_cmds,
 )
 from consentry.cli.render import fail
 from consentry.domain.errors import ConsentryError
@@ -56,6 +57,7 @@ serve_cmd.register(cli)
 signup_cmds.register(cli)
 inbound_cmd.register(cli)
 token_cmds.register(cli)
+transfer_cmds.register(cli)
 
 
 def main(argv: list[str] | None = None) -> Any:

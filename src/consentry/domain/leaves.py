@@ -151,6 +151,28 @@ SCHEMAS: Final[Mapping[str, Mapping[str, str]]] = {
         "stage": STR,
     },
     "dispatch-switched": {"halted": BOOL, "reason": STR, "actor": STR},
+    # provider migration (issue 5)
+    "import-recorded": {
+        "import": STR,
+        "provider": STR,
+        "format": STR,
+        "file": STR,
+        "sha256": HASH,
+        "list": OPT_STR,
+        "counts": OBJ,
+        "records": INT,
+        "root": HASH,
+        "actor": STR,
+    },
+    "provider-cutover": {
+        "from": STR,
+        "to": STR,
+        "sha256": HASH,
+        "import": INT,
+        "suppressions": INT,
+        "missing": INT,
+        "actor": STR,
+    },
 }
 
 #: The outcomes a ``send-handed-off`` leaf records.

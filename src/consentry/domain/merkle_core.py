@@ -87,3 +87,29 @@ def root(src: SubtreeSource, size: int) -> bytes:
     if size < 0:
         raise ProofRangeError(f"tree size {size} is negative")
     return range_hash(src, 0, size)
+
+
+class StreamingRoot:
+    """The RFC 9162 root of entries added one at a time, in O(log n) memory: perfect subtrees
+    are merged as they complete, and the rest are folded right to left at the end (which is
+    RFC 9162's split at the largest power of two below n, applied recursively)."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, bytes]] = []  # (leaf count, hash), sizes strictly falling
+        self.size = 0
+
+    def add(self, entry: bytes) -> None:
+        size, digest = 1, leaf_hash(entry)
+        while self._stack and self._stack[-1][0] == size:
+            left_size, left = self._stack.pop()
+            size, digest = left_size + size, node_hash(left, digest)
+        self._stack.append((size, digest))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        digest = self._stack[-1][1]
+        for _, left in reversed(self._stack[:-1]):
+            digest = node_hash(left, digest)
+        return digest

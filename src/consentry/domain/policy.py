@@ -162,6 +162,12 @@ def _lifted(sup: Suppression, record: ConsentRecord | None) -> bool:
     )
 
 
+def in_force(sup: Suppression, record: ConsentRecord | None) -> bool:
+    """Whether a suppression still holds, given the subject's consent record for its list (a
+    newer double-opt-in consent may have lifted a liftable one)."""
+    return not _lifted(sup, record)
+
+
 def _suppressed(state: SubjectState, ctx: SendContext, marketing: bool) -> str | None:
     record = state.consents.get(ctx.list_id)
     for sup in sorted(state.suppressions, key=lambda s: s.leaf.index):

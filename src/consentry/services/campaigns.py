@@ -37,6 +37,7 @@ from consentry.services.context import Context
 from consentry.services.gate import send_context
 from consentry.services.ledger import append_sealed
 from consentry.services.templates import CompiledContent, compile_content
+from consentry.services.transfer_reconcile import require_cutover
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,79}\Z")
 #: Campaigns with more queued recipients than this need two approvals (R30).
@@ -352,12 +353,17 @@ def require_not_halted(ctx: Context) -> None:
         )
 
 
-def prepare_send(ctx: Context, campaign_id: str, approval_threshold: int) -> int:
+def prepare_send(
+    ctx: Context, campaign_id: str, approval_threshold: int, provider: str | None = None
+) -> int:
     """Everything before the first handoff: the campaign may send (not done, not cancelled, the
-    kill switch released), its audience is queued (idempotent: a second worker or a resume adds
-    only people new to the list), it has its approvals, and it is marked as sending. Returns the
+    kill switch released, and for marketing through ``provider`` after a migration, the cutover
+    recorded: R25), its audience is queued (idempotent: a second worker or a resume adds only
+    people new to the list), it has its approvals, and it is marked as sending. Returns the
     number of messages queued."""
     row = require_campaign(ctx, campaign_id)
+    if provider is not None and row.template_class == "marketing":
+        require_cutover(ctx, provider)
     if row.state not in SENDABLE:
         raise CampaignStateError(f"campaign {campaign_id!r} is {row.state}; it cannot be sent")
     require_not_halted(ctx)

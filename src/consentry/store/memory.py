@@ -118,6 +118,10 @@ class MemoryStore(MemoryTokens, MemoryDispatch):
     def leaves_for_subject(self, subject: str) -> list[StoredLeaf]:
         return [self.leaf(i) for i in self._by_subject.get(subject, [])]
 
+    def leaves_of_kind(self, kind: str) -> list[StoredLeaf]:
+        wanted = f'"kind":"{kind}"'.encode()
+        return [self.leaf(i) for i in range(self.size()) if wanted in self.leaf(i).raw]
+
     def tree(self) -> SubtreeSource:
         return self._tree
 
@@ -139,6 +143,11 @@ class MemoryStore(MemoryTokens, MemoryDispatch):
             if state is not None:
                 out[subject] = state
         return out
+
+    def suppressed_subjects(self) -> Iterator[str]:
+        with self._lock:
+            subjects = sorted(s for s, sups in self._projection.suppressions.items() if sups)
+        yield from subjects
 
     def list_states(self, list_id: str) -> Iterator[tuple[str, SubjectState]]:
         for subject in sorted(self._projection.consents):

@@ -280,6 +280,10 @@ class SQLStore(SQLDispatch):
         rows = self._all("leaves_for_subject", (subject,))
         return [StoredLeaf(int(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
 
+    def leaves_of_kind(self, kind: str) -> list[StoredLeaf]:
+        rows = self._all("leaves_of_kind", (kind,))
+        return [StoredLeaf(int(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
+
     def tree(self) -> SubtreeSource:
         return self._tiled()
 
@@ -332,6 +336,16 @@ class SQLStore(SQLDispatch):
                         subject in erased,
                     )  # fmt: skip
         return out
+
+    def suppressed_subjects(self) -> Iterator[str]:
+        after = 0
+        while True:
+            rows = self._all("suppressed_subjects_after", (after, CHUNK))
+            for row in rows:
+                yield str(row[1])
+            if len(rows) < CHUNK:
+                return
+            after = int(rows[-1][0])
 
     def list_states(self, list_id: str) -> Iterator[tuple[str, SubjectState]]:
         """A page of the list's records at a time (keyset on the subject id), with the

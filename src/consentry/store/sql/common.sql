@@ -31,6 +31,9 @@ SELECT seq, leaf, leaf_hash FROM ledger_leaves WHERE seq >= ? AND seq < ? ORDER 
 SELECT seq, leaf, leaf_hash FROM ledger_leaves
 WHERE subject_id = (SELECT id FROM subjects WHERE subject = ?) ORDER BY seq;
 
+-- name: leaves_of_kind
+SELECT seq, leaf, leaf_hash FROM ledger_leaves WHERE kind = ? ORDER BY seq;
+
 -- name: leaf_hashes
 SELECT leaf_hash FROM ledger_leaves WHERE seq >= ? AND seq < ? ORDER BY seq;
 
@@ -229,6 +232,11 @@ WHERE campaign_id = ? ORDER BY leaf_index;
 INSERT INTO campaign_messages (campaign_id, subject_id, state)
 SELECT ?, subject_id, 'queued' FROM proj_consent WHERE list_id = ?
 ON CONFLICT (campaign_id, subject_id) DO NOTHING;
+
+-- name: suppressed_subjects_after
+SELECT DISTINCT p.subject_id, s.subject FROM proj_suppression p
+JOIN subjects s ON s.id = p.subject_id
+WHERE p.subject_id > ? ORDER BY p.subject_id LIMIT ?;
 
 -- name: enqueue_message
 -- One message for one subject (a double opt-in confirmation): a finished row is queued again.
