@@ -291,3 +291,21 @@ def test_one_batch_that_grants_twice_to_the_same_list_keeps_the_later_grant(stor
     )  # fmt: skip
     assert record.grant.index == 2
     assert store.subject_state(b.subject("else")) is not None
+
+
+def test_suppressed_subjects_streams_every_suppressed_subject_once(store: Any) -> None:
+    store.append(Batch(leaves=[b.list_created("news")]))
+    store.append(b.grant_batch(b.subject(1)))
+    store.append(Batch(leaves=[
+        b.suppressed(b.subject(2), "complaint", "*"), b.suppressed(b.subject(2), "unsubscribe"),
+        b.withdrawn(b.subject(3)),
+    ]))  # fmt: skip
+    assert sorted(store.suppressed_subjects()) == sorted([b.subject(2), b.subject(3)])
+
+
+def test_leaves_of_kind_in_ledger_order(store: Any) -> None:
+    store.append(Batch(leaves=[b.list_created("news"), b.list_created("offers")]))
+    store.append(b.grant_batch(b.subject(1)))
+    found = [decode_leaf(s.raw) for s in store.leaves_of_kind("list-created")]
+    assert [(leaf.seq, leaf.fields["list"]) for leaf in found] == [(0, "news"), (1, "offers")]
+    assert store.leaves_of_kind("import-recorded") == []
