@@ -49,6 +49,7 @@ canonical key under a secret key, so that erasing the side tables leaves no way 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import string
@@ -203,38 +204,66 @@ def _canonical_local(literal: str, raw: str) -> str:
     return local
 
 
+class _DomainProblem(Exception):
+    """Why a domain is refused (the caller names the address)."""
+
+
 def _canonical_domain(literal: str, raw: str) -> str:
+    found, problem = _domain_of(raw)
+    if problem is not None:
+        _fail(literal, problem)
+    assert found is not None
+    return found
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _domain_of(raw: str) -> tuple[str | None, str | None]:
+    """(the canonical domain, None) or (None, the problem): cached, since a mailing list's
+    addresses share few domains and IDNA checking is most of an address's parsing time."""
+    try:
+        return _check_domain(raw), None
+    except _DomainProblem as problem:
+        return None, str(problem)
+
+
+def _check_domain(raw: str) -> str:
     if raw.startswith("["):
-        _fail(literal, f"domain {_show(raw)} is an address literal, which is not supported")
+        raise _DomainProblem(f"domain {_show(raw)} is an address literal, which is not supported")
     try:
         mapped = idna.uts46_remap(raw, std3_rules=True)
     except idna.IDNAError as err:
-        _fail(literal, f"domain {_show(raw)} is not valid IDNA2008 (UTS #46): {err}")
+        raise _DomainProblem(
+            f"domain {_show(raw)} is not valid IDNA2008 (UTS #46): {err}"
+        ) from None
     labels = mapped.split(".")
     if len(labels) > 1 and labels[-1] == "":
         labels.pop()  # one trailing dot: the DNS root, same host
     if "" in labels:
-        _fail(literal, f"domain {_show(raw)} has an empty label")
+        raise _DomainProblem(f"domain {_show(raw)} has an empty label")
     if len(labels) == 1:
-        _fail(literal, f"domain {_show(raw)} has a single label; a dot is required")
-    a_labels = [_a_label(literal, label) for label in labels]
+        raise _DomainProblem(f"domain {_show(raw)} has a single label; a dot is required")
+    a_labels = [_a_label(label) for label in labels]
     if a_labels[-1].isdigit():
-        _fail(literal, f"domain {_show(raw)} ends in an all-digit label; IP addresses are refused")
+        raise _DomainProblem(
+            f"domain {_show(raw)} ends in an all-digit label; IP addresses are refused"
+        )
     domain = ".".join(a_labels)
     if len(domain) > MAX_DOMAIN_OCTETS:
-        _fail(literal, f"domain is longer than {MAX_DOMAIN_OCTETS} octets ({len(domain)})")
+        raise _DomainProblem(f"domain is longer than {MAX_DOMAIN_OCTETS} octets ({len(domain)})")
     return domain
 
 
-def _a_label(literal: str, label: str) -> str:
+def _a_label(label: str) -> str:
     # The A-label length is checked here, not left to idna, so the message is ours everywhere.
     octets = len(label) if label.isascii() else len("xn--") + len(label.encode("punycode"))
     if octets > MAX_LABEL_OCTETS:
-        _fail(literal, f"domain label {_show(label)} is longer than {MAX_LABEL_OCTETS} octets")
+        raise _DomainProblem(
+            f"domain label {_show(label)} is longer than {MAX_LABEL_OCTETS} octets"
+        )
     try:
         return idna.alabel(label).decode("ascii")
     except idna.IDNAError as err:
-        _fail(literal, f"domain label {_show(label)} is not valid IDNA2008: {err}")
+        raise _DomainProblem(f"domain label {_show(label)} is not valid IDNA2008: {err}") from None
 
 
 def _check_characters(literal: str) -> None:
