@@ -108,6 +108,13 @@ def read_rows(
     RejectedRow for line 1 and nothing more: the file is not this format)."""
     csv.field_size_limit(MAX_FIELD)
     lines = _Lines(stream)
+    try:
+        yield from _rows(lines, file, required)
+    finally:
+        lines.text.detach()  # the caller owns (and closes) the stream
+
+
+def _rows(lines: _Lines, file: str, required: Sequence[str]) -> Iterator[Row | RejectedRow]:
     source = iter(lines)
     try:
         header_line = next(source)
