@@ -29,6 +29,7 @@ from consentry.bootstrap import (
     open_signer,
     open_store,
 )
+from consentry.cli.demo_transfer import demo_transfer
 from consentry.cli.render import console
 from consentry.domain.merkle import verify_consistency, verify_inclusion
 from consentry.domain.profiles import Jurisdiction, OrganisationType, configure_organisation
@@ -214,6 +215,8 @@ def _forge(path: Path) -> None:
 AUDIENCE = 600
 LATE = "zoe@example.org"
 NEWCOMER = "yusuf@example.net"
+#: Readers who had unsubscribed at Mailchimp: the import keeps them from the campaign.
+MAILCHIMP_UNSUBSCRIBED = ["reader5@example.net", "Reader7@Example.net"]
 PUBLIC = "https://consent.example.org"
 TEXT = """Hello {{ email }},
 
@@ -223,7 +226,6 @@ this winter.
 
 
 def _campaign(settings: Settings, directory: Path) -> None:
-    _step("6. A campaign to a local SMTP sink; an unsubscribe lands mid-way")
     app = open_app(settings)
     ctx = app.context
     try:
@@ -237,8 +239,13 @@ def _campaign(settings: Settings, directory: Path) -> None:
             for e in [f"reader{i}@example.net" for i in range(AUDIENCE)] + [LATE]
         ]  # fmt: skip
         consent.grant_many(ctx, grants)
+        console.print(f"  {AUDIENCE + 1} more readers consented on the newsletter's signup form")
+        _step("5b. Arriving from Mailchimp: import, reconcile, cut over")
+        for line in demo_transfer(ctx, directory, "newsletter", MAILCHIMP_UNSUBSCRIBED):
+            console.print(f"  {line}")
+        _step("6. A campaign to a local SMTP sink; an unsubscribe lands mid-way")
         key = generate_dkim_key(settings.home, "example.org", "demo2026")
-        console.print(f"  {AUDIENCE + 1} more readers consented; DKIM key for example.org made")
+        console.print("  a DKIM key for example.org made")
         name, value = dns_record(key)
         console.print(f'  to publish in DNS: {name} TXT "{value[:32]}…"', soft_wrap=True)
         campaigns.create_campaign(ctx, campaigns.CampaignSpec(

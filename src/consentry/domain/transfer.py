@@ -53,8 +53,13 @@ class Scope:
 
     @property
     def is_global(self) -> bool:
-        """Account-wide at the provider: every list of ours."""
-        return self.kind in ("global", "account", "region", "portal", "instance", "client")
+        """Covers every list of ours: account-wide at the provider, or a scope consentry has no
+        counterpart for and which spans lists (a sending domain, a message stream, a sender, a
+        channel): those are widened to global, never narrowed to one list."""
+        return self.kind in (
+            "global", "account", "region", "portal", "instance", "client", "domain", "stream",
+            "sender", "channel",
+        )  # fmt: skip
 
 
 GLOBAL: Final = Scope("global")
