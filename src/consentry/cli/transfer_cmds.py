@@ -71,7 +71,10 @@ def import_cmd(
     """Import a provider's export: suppressions first, never lifting one."""
     held: list[RejectedRow] = []
     big = file.is_file() and file.stat().st_size > BIG_FILE and not as_json
-    with opened(settings) as app, _bar(f"importing {file.name}", hidden=not big) as advance:
+    with (
+        opened(settings, lean=True) as app,
+        _bar(f"importing {file.name}", hidden=not big) as advance,
+    ):
         report = import_file(
             app.context, file, format_name=format_name, list_id=list_id, notice=notice,
             dry_run=dry_run, actor=actor, on_reject=held.append, on_progress=advance,

@@ -1,0 +1,1 @@
+"""bench/transfer: importing a large Mailchimp audience export."""
