@@ -152,3 +152,31 @@ def test_concurrent_writers_get_gap_free_indexes(
         assert first.latest_checkpoint().root == tree.root()
     finally:
         first.close()
+
+
+def test_a_second_store_in_the_process_never_costs_the_first_its_locks(tmp_path: Path) -> None:
+    """Opening another store on the same file in this process (as ``consentry serve`` does for
+    the dispatcher's watcher) must not drop the first connection's locks: else another process
+    closing its own connection takes itself for the last one, deletes the WAL under the live
+    writer, and acknowledged appends are lost."""
+    import subprocess
+    import sys
+
+    from consentry.store.sqlite import SQLiteStore
+
+    path = tmp_path / "s.sqlite"
+    writer = SQLiteStore(path)
+    try:
+        writer.append(Batch(leaves=[b.list_created("news")]))
+        SQLiteStore(path).close()  # a second store in this process, opened and closed
+        other = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); " \
+                "c.execute('select count(*) from ledger_leaves').fetchone(); c.close()"  # fmt: skip
+        subprocess.run([sys.executable, "-c", other, str(path)], check=True)
+        writer.append(Batch(leaves=[b.list_created("offers")]))
+        check = sqlite3.connect(path)
+        try:
+            assert check.execute("SELECT count(*) FROM ledger_leaves").fetchone()[0] == 2
+        finally:
+            check.close()
+    finally:
+        writer.close()

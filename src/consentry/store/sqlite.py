@@ -59,12 +59,24 @@ class SQLiteStore(SQLTokens, SQLStore):
 
 
 def _check_is_sqlite(path: Path) -> None:
+    """A clear error for a file that is not SQLite, asked of SQLite itself.
+
+    The file must never be opened and closed with plain ``open()`` here: closing any descriptor
+    of a file drops every POSIX lock this process holds on it, including the locks of SQLite
+    connections this process already has open (the dispatcher's watcher opens a second store
+    inside ``consentry serve``). Another process could then take itself for the last
+    connection, checkpoint and delete the WAL file under a live writer, and acknowledged
+    appends would be lost. SQLite's own connections share their locks per file and close
+    descriptors only when that is safe."""
     if not path.exists() or path.stat().st_size == 0:
         return
-    with path.open("rb") as fh:
-        header = fh.read(16)
-    if header != b"SQLite format 3\x00":
-        raise CorruptStore(f"{path} is not a consentry database (not an SQLite file)")
+    probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        probe.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise CorruptStore(f"{path} is not a consentry database (not an SQLite file)") from exc
+    finally:
+        probe.close()
 
 
 def _translate(exc: Exception, path: Path) -> ConsentryError:
