@@ -110,6 +110,7 @@ _OVERFLOW_JS = """() => {
 # Every control a person can operate (not type=hidden), described for the failure message.
 _CONTROLS_JS = """() => [...document.querySelectorAll(
     'input:not([type=hidden]), button, select, textarea, [role=button], [role=checkbox]')]
+  .filter(el => !el.closest('[aria-hidden="true"]'))  // hidden from assistive tech by design
   .map(el => el.outerHTML.slice(0, 120))"""
 
 _FOCUSED_JS = """() => { const el = document.activeElement;

@@ -314,12 +314,4 @@ def test_text_contrast_is_at_least_4_5_to_1(site: Site, page: Page, view: str) -
         assert [c for c in text_contrasts(page) if c.ratio < MIN_TEXT_CONTRAST] == []
 
 
-# --- signup and double opt-in: TO BE WRITTEN ------------------------------------------------------
-#
-# Placeholder, deliberately empty: the browser test of signup (``GET``/``POST /s/<list>``) and of
-# the confirmation link (``/c/<list>/<token>``) goes here. It should fill the form on
-# ``/s/news`` as a person would (keyboard too), submit, read the confirmation link from the email
-# the dispatcher sent (the only door out: start the server with ``live_server(home,
-# env={"CONSENTRY_SMTP_URL": ...})`` against ``tests/support/smtp_server.py``), open it, confirm,
-# and check the page, the ``consent-confirmed`` leaf, and the phone/label/contrast checks (add
-# the signup and confirmation pages to VIEWS). ``site``, ``page`` and ``phone`` are the fixtures.
+# Signup and double opt-in in the browser: tests/web/test_browser_signup.py.

@@ -22,7 +22,8 @@ _STYLE = (
     "display:flex;gap:.6rem;align-items:flex-start}.saved{border-left:4px solid #166534;"
     "background:#f0fdf4;padding:.5rem 1rem;font-weight:600}.notice{border-left:4px solid #114;"
     "padding:.2rem 1rem;margin:1rem 0;background:#f4f4f8}.error{color:#a00000;font-weight:600}"
-    ".hp{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}"
+    ".hp{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);"
+    "white-space:nowrap}"
 )
 
 #: Headers of every page: never cached, no referrer sent on, not framed (clickjacking).
