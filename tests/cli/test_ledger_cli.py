@@ -176,6 +176,7 @@ def test_demo_tells_the_story(run: Runner, tmp_path: Path) -> None:
                  "does not match its signed checkpoint", "What to look at next",
                  "sent 600, denied 6", "none twice: True", "cutover mailchimp -> smtp",
                  "sending marketing now is refused", "0 missing",
+                 "restored into sqlite:", "the ledger verifies",
                  "received 0 messages", "reason=suppressed-withdrawal",
                  "answered 200", "pressed Confirm (a POST; a GET never confirms): True",
                  "with 2 inclusion proofs"):  # fmt: skip

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from consentry.cli.render import console, emit_json, opened, pairs
+from consentry.cli.subject_export_cmd import subject_export
 from consentry.domain.errors import InputError
 from consentry.domain.state import SUPPRESS_REASONS
 from consentry.services import consent, gate, subjects
@@ -209,6 +210,9 @@ def subject_show(settings: Settings, email: str, as_json: bool) -> None:
     console.print(table)
     if not history["events"]:
         console.print("no leaves for this address")
+
+
+subject_group.add_command(subject_export)
 
 
 def register(cli: click.Group) -> None:

@@ -29,6 +29,7 @@ from consentry.bootstrap import (
     open_signer,
     open_store,
 )
+from consentry.cli.demo_backup import demo_backup
 from consentry.cli.demo_transfer import demo_transfer
 from consentry.cli.render import console
 from consentry.domain.merkle import verify_consistency, verify_inclusion
@@ -175,6 +176,10 @@ def demo_cmd(directory: Path) -> None:
     )
     for problem in report.problems:
         console.print(f"  [red]FAIL[/] {problem} (first bad index {report.first_bad_index})")
+
+    _step("8. An encrypted backup and a verified restore into a fresh store")
+    for line in demo_backup(settings, directory):
+        console.print(f"  {line}", soft_wrap=True)
 
     home = f"CONSENTRY_HOME={directory}"
     _step("What to look at next")

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from consentry.cli import (
+    backup_cmds,
     campaign_cmds,
     consent_cmds,
     dkim_cmds,
@@ -56,6 +57,7 @@ sink_cmd.register(cli)
 serve_cmd.register(cli)
 signup_cmds.register(cli)
 inbound_cmd.register(cli)
+backup_cmds.register(cli)
 token_cmds.register(cli)
 transfer_cmds.register(cli)
 

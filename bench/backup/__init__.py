@@ -1,0 +1,1 @@
+"""``python -m bench.backup``: backup and restore of a large SQLite store (see ``__main__``)."""
