@@ -47,6 +47,8 @@ class App:
     context: Context
 
     def close(self) -> None:
+        if self.context.witness is not None:
+            self.context.witness.close(10.0)  # flush what was offered, then stop
         self.context.store.close()
 
 
@@ -55,7 +57,19 @@ def open_app(settings: Settings, lean: bool = False) -> App:
     store = open_store(settings.database_url, lean)
     url = settings.database_url
     reader = None if url == "memory:" else partial(open_store, url, lean)
-    return App(settings, Context(store=store, keys=keys, clock=SystemClock(), reader=reader))
+    witness = None
+    if settings.witnesses.strip():
+        from consentry.witness.config import parse_witnesses
+        from consentry.witness.publisher import WitnessPublisher
+
+        witnesses = parse_witnesses(settings.witnesses)
+        if witnesses:
+            witness = WitnessPublisher(witnesses)
+            latest = store.latest_checkpoint()
+            if latest is not None:
+                witness.offer(latest.note)
+    context = Context(store=store, keys=keys, clock=SystemClock(), reader=reader, witness=witness)
+    return App(settings, context)
 
 
 def create_keys(settings: Settings, origin: str) -> FileKeyRing:

@@ -9,6 +9,8 @@
   and the one-click ``List-Unsubscribe`` URL are built on.
 * ``CONSENTRY_PROVIDER``: the provider the SMTP URL belongs to (``smtp`` by default); after an
   import from another provider, marketing through it needs ``consentry transfer cutover``.
+* ``CONSENTRY_WITNESSES``: where every signed checkpoint is exported (R6): ``file:PATH``,
+  ``dir:PATH`` or an ``https://`` endpoint, comma-separated.
 * ``CONSENTRY_APPROVAL_THRESHOLD`` (``--approval-threshold``): campaigns with more recipients need
   two approvals; default 10000.
 * ``CONSENTRY_SES_TOPIC_ARNS``, ``CONSENTRY_SENDGRID_PUBLIC_KEY``,
@@ -40,6 +42,9 @@ class Settings:
     #: The provider CONSENTRY_SMTP_URL belongs to (R25: after a migration, marketing through it
     #: needs a recorded cutover).
     provider: str = "smtp"
+    #: Where signed checkpoints are exported (R6): comma-separated ``file:PATH``, ``dir:PATH``,
+    #: ``https://...`` (docs/audit.md).
+    witnesses: str = ""
 
 
 def load_settings(
@@ -63,4 +68,5 @@ def load_settings(
         approval_threshold=int(threshold),
         webhooks=load_webhook_config(env),
         provider=(env.get("CONSENTRY_PROVIDER") or "smtp").strip().lower(),
+        witnesses=env.get("CONSENTRY_WITNESSES", ""),
     )

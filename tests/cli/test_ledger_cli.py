@@ -177,6 +177,7 @@ def test_demo_tells_the_story(run: Runner, tmp_path: Path) -> None:
                  "sent 600, denied 6", "none twice: True", "cutover mailchimp -> smtp",
                  "sending marketing now is refused", "0 missing",
                  "restored into sqlite:", "the ledger verifies",
+                 "validly sent 100% (600 of 600 handed off)", "0 sent after an objection",
                  "received 0 messages", "reason=suppressed-withdrawal",
                  "answered 200", "pressed Confirm (a POST; a GET never confirms): True",
                  "with 2 inclusion proofs"):  # fmt: skip

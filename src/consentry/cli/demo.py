@@ -29,6 +29,7 @@ from consentry.bootstrap import (
     open_signer,
     open_store,
 )
+from consentry.cli.demo_audit import demo_audit
 from consentry.cli.demo_backup import demo_backup
 from consentry.cli.demo_transfer import demo_transfer
 from consentry.cli.render import console
@@ -177,7 +178,11 @@ def demo_cmd(directory: Path) -> None:
     for problem in report.problems:
         console.print(f"  [red]FAIL[/] {problem} (first bad index {report.first_bad_index})")
 
-    _step("8. An encrypted backup and a verified restore into a fresh store")
+    _step("8. Evidence for a regulator: the campaign report and a subject pack")
+    for line in demo_audit(settings, directory):
+        console.print(f"  {line}", markup=False, soft_wrap=True)
+
+    _step("9. An encrypted backup and a verified restore into a fresh store")
     for line in demo_backup(settings, directory):
         console.print(f"  {line}", soft_wrap=True)
 

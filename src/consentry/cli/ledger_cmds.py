@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from consentry.cli.render import console, emit_json, opened
 from consentry.domain.errors import InputError, VerificationFailed
-from consentry.services import audit_projections, ledger
+from consentry.services import audit_projections, audit_witness, ledger
 from consentry.settings import Settings
+from consentry.witness.read import read_witnessed
 
 
 @click.group("ledger")
@@ -23,9 +25,17 @@ def ledger_group() -> None:
     "--workers", type=click.IntRange(min=1), help="Processes that read and hash leaves "
     "[default: 2 on a ledger of 200,000 leaves or more, else 1].",
 )  # fmt: skip
+@click.option(
+    "--witness", "witness_paths", multiple=True, type=click.Path(exists=True, path_type=Path),
+    help="A witness file or directory of exported checkpoints: the ledger must be consistent "
+    "with every one (a database restored to an earlier state is not).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
-def verify_cmd(settings: Settings, projections: bool, workers: int | None, as_json: bool) -> None:
+def verify_cmd(
+    settings: Settings, projections: bool, workers: int | None, witness_paths: tuple[Path, ...],
+    as_json: bool,
+) -> None:  # fmt: skip
     """Recompute every hash, the tree and every signed checkpoint. Exit 40 and the first bad
     index when anything was changed, removed, reordered or inserted."""
     with opened(settings) as app:
@@ -34,6 +44,9 @@ def verify_cmd(settings: Settings, projections: bool, workers: int | None, as_js
         report = ledger.verify_ledger(app.context, workers)
         if projections and report.ok:
             report.problems.extend(audit_projections.compare_projections(app.context))
+        if witness_paths:
+            notes = [n for p in witness_paths for n in read_witnessed(p).notes]
+            report.problems.extend(audit_witness.check_witnessed(app.context, notes).problems)
     if as_json:
         emit_json(report.to_json())
     elif report.ok:

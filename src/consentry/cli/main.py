@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from consentry.cli import (
+    audit_cmds,
     backup_cmds,
     campaign_cmds,
     consent_cmds,
@@ -58,6 +59,7 @@ serve_cmd.register(cli)
 signup_cmds.register(cli)
 inbound_cmd.register(cli)
 backup_cmds.register(cli)
+audit_cmds.register(cli)
 token_cmds.register(cli)
 transfer_cmds.register(cli)
 

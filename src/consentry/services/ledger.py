@@ -25,8 +25,12 @@ from consentry.services.context import Context
 
 
 def append_sealed(ctx: Context, batch: Batch) -> AppendResult:
-    """Append a batch and sign a checkpoint of the new tree in the same transaction."""
-    return ctx.store.append(batch, seal=ctx.keys.sign_checkpoint)
+    """Append a batch and sign a checkpoint of the new tree in the same transaction; the
+    checkpoint then goes to the witnesses (without waiting for them)."""
+    result = ctx.store.append(batch, seal=ctx.keys.sign_checkpoint)
+    if ctx.witness is not None and result.note is not None:
+        ctx.witness.offer(result.note)
+    return result
 
 
 def issue_checkpoint(ctx: Context) -> str:
@@ -34,6 +38,8 @@ def issue_checkpoint(ctx: Context) -> str:
     result = ctx.store.append(Batch(), seal=ctx.keys.sign_checkpoint)
     if result.note is None:  # a sealed append always returns its note
         raise StoreError("the store returned no signed checkpoint")
+    if ctx.witness is not None:
+        ctx.witness.offer(result.note)
     return result.note
 
 
