@@ -32,9 +32,7 @@ def test_import_export_reconcile(run: Runner, ready: str, tmp_path: Path) -> Non
     assert {k: dry.json()[k] for k in ("read", "applied", "duplicate", "rejected")} == {
         "read": 3, "applied": 2, "duplicate": 0, "rejected": 1,
     }  # fmt: skip
-    assert dry.json()["rejected_rows"] == [
-        {"file": "old.jsonl", "line": 4, "reason": "no 'email'"}
-    ]
+    assert dry.json()["rejected_rows"] == [{"file": "old.jsonl", "line": 4, "reason": "no 'email'"}]
     done = run("transfer", "import", str(old), "--json")
     assert done.code == 0 and done.json()["leaf_index"] is not None
     quarantine = Path(done.json()["quarantine"])
