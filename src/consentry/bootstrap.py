@@ -52,9 +52,17 @@ class App:
         self.context.store.close()
 
 
-def open_app(settings: Settings, lean: bool = False) -> App:
+def open_app(settings: Settings, lean: bool = False, serving: bool = False) -> App:
+    """``serving``: for ``consentry serve``, where commits answer requests: SQLite's WAL
+    checkpoints run in a background thread instead of inside whichever commit crosses the
+    threshold."""
     keys = FileKeyRing(settings.home)
     store = open_store(settings.database_url, lean)
+    if serving:
+        from consentry.store.sqlite import SQLiteStore
+
+        if isinstance(store, SQLiteStore):
+            store.checkpoint_in_background()
     url = settings.database_url
     reader = None if url == "memory:" else partial(open_store, url, lean)
     witness = None

@@ -180,3 +180,25 @@ def test_a_second_store_in_the_process_never_costs_the_first_its_locks(tmp_path:
             check.close()
     finally:
         writer.close()
+
+
+def test_background_checkpoints_take_over_and_lose_nothing(tmp_path: Path) -> None:
+    """``consentry serve`` moves WAL checkpoints off the commit path: commits stop checkpointing,
+    a thread checkpoints instead, and everything committed is in the database after close."""
+    from consentry.store.sqlite import SQLiteStore
+
+    path = tmp_path / "s.sqlite"
+    store = SQLiteStore(path)
+    store.checkpoint_in_background(interval=0.01)
+    try:
+        for n in range(30):
+            store.append(Batch(leaves=[b.list_created(f"list-{n}")]))
+        assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert store._checkpointer is not None and store._checkpointer.is_alive()
+    finally:
+        store.close()
+    check = sqlite3.connect(path)
+    try:
+        assert check.execute("SELECT count(*) FROM ledger_leaves").fetchone()[0] == 30
+    finally:
+        check.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 from pathlib import Path
 
 from consentry.domain.errors import (
@@ -56,6 +58,41 @@ class SQLiteStore(SQLTokens, SQLStore):
 
     def _translate(self, exc: Exception) -> ConsentryError:
         return _translate(exc, self.path)
+
+    _checkpointer: threading.Thread | None = None
+    _stop_checkpoints: threading.Event | None = None
+
+    def checkpoint_in_background(self, interval: float = 1.0) -> None:
+        """Move WAL checkpoints off the commit path (for ``consentry serve``): commits no longer
+        run SQLite's automatic checkpoint, which copies the WAL into the database and syncs it
+        inside whichever commit crosses the threshold (a latency spike for the requests that
+        wait on that commit); a thread with its own connection runs passive checkpoints every
+        ``interval`` seconds instead. Durability is unchanged: each commit still syncs the WAL."""
+        if self._checkpointer is not None:
+            return
+        with self._lock:
+            self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        stop = threading.Event()
+
+        def run() -> None:
+            conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
+            try:
+                while not stop.wait(interval):
+                    with contextlib.suppress(sqlite3.Error):  # busy now: next time
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            finally:
+                conn.close()
+
+        self._stop_checkpoints = stop
+        self._checkpointer = threading.Thread(target=run, name="consentry-wal-checkpoints")
+        self._checkpointer.daemon = True
+        self._checkpointer.start()
+
+    def close(self) -> None:
+        if self._stop_checkpoints is not None and self._checkpointer is not None:
+            self._stop_checkpoints.set()
+            self._checkpointer.join(timeout=30)
+        super().close()
 
 
 def _check_is_sqlite(path: Path) -> None:

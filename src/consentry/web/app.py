@@ -256,4 +256,4 @@ def app_from_settings(settings: Settings) -> Any:
     mailer = None
     if settings.smtp_url and settings.base_url and settings.base_url.startswith("https://"):
         mailer = ConfirmationMailer(settings)
-    return create_app(lambda: open_app(settings), mailer)
+    return create_app(lambda: open_app(settings, serving=True), mailer)
