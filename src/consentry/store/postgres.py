@@ -86,6 +86,19 @@ class PostgresStore(SQLTokens, SQLStore):
         # %b: arrays go in binary format, which psycopg dumps much faster than text arrays
         self._conn.execute(unnest[0].replace("%s::", "%b::"), columns)
 
+    def _state_rows(self, ids: list[int]) -> list[list[Any]]:
+        """The three state reads in one round trip (psycopg's pipeline mode)."""
+        with self._lock:
+            try:
+                with self._conn.pipeline():
+                    cursors = [
+                        self._conn.execute(self._sql(name), (ids,), binary=True)
+                        for name in self._STATE_QUERIES
+                    ]
+                return [list(c.fetchall()) for c in cursors]
+            except self.driver_errors as exc:
+                raise self._translate(exc) from exc
+
     def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
         # Binary results: bytea arrives as raw bytes instead of hex text to decode.
         return self._conn.execute(sql, params, binary=True)

@@ -307,6 +307,12 @@ class SQLStore(SQLDispatch):
             return self._all(name, (ids,))
         return self._all(name, ids, ids=", ".join([self._placeholder] * len(ids)))
 
+    _STATE_QUERIES = ("consents_for_ids", "suppressions_for_ids", "erased_among_ids")
+
+    def _state_rows(self, ids: list[int]) -> list[list[Any]]:
+        """The consent, suppression and erasure rows of these subject ids."""
+        return [self._by_ids(name, ids) for name in self._STATE_QUERIES]
+
     def subject_states(self, subjects: Sequence[str]) -> dict[str, SubjectState]:
         out: dict[str, SubjectState] = {}
         with self._lock:
@@ -319,15 +325,16 @@ class SQLStore(SQLDispatch):
         size = ARRAY_CHUNK if "{ids}" not in self._sql("consents_for_ids") else IN_CHUNK
         for i in range(0, len(id_list), size):
             chunk = id_list[i : i + size]
+            consent_rows, sup_rows, erased_rows = self._state_rows(chunk)
             consents: dict[str, dict[str, Any]] = {}
-            for row in self._by_ids("consents_for_ids", chunk):
+            for row in consent_rows:
                 subject, record = consent_from_row(row)
                 consents.setdefault(subject, {})[record.list_id] = record
             sups: dict[str, list[Any]] = {}
-            for row in self._by_ids("suppressions_for_ids", chunk):
+            for row in sup_rows:
                 _, sup = suppression_from_row(row)
                 sups.setdefault(by_id[int(row[0])], []).append(sup)
-            erased = {by_id[int(r[0])] for r in self._by_ids("erased_among_ids", chunk)}
+            erased = {by_id[int(r[0])] for r in erased_rows}
             for sid in chunk:
                 subject = by_id[sid]
                 if subject in consents or subject in sups:
