@@ -193,6 +193,10 @@ def demo_cmd(directory: Path) -> None:
         f"{home} .venv/bin/consentry check alice@example.org --list newsletter --json",
         f"{home} .venv/bin/consentry ledger verify",
         f"{home} .venv/bin/consentry campaign status spring-news",
+        f"{home} .venv/bin/consentry audit campaign spring-news --json",
+        f"open {directory}/audit/spring-news.html   # the report a regulator reads",
+        f"{home} .venv/bin/consentry transfer reconcile "
+        f"{directory}/audience_export_7f3a9c21d4.zip consentry",
         f"ls {directory}/sink | head   # the messages the local SMTP sink received",
         f"{home} .venv/bin/consentry ledger prove 3 --json",
         f"{home} .venv/bin/consentry ledger export {directory}/ledger.jsonl",
