@@ -58,9 +58,10 @@ def test_create_verify_restore(
 
 
 def test_usage_errors_are_named(
-    run: Runner, people: str, identity: tuple[Path, str], tmp_path: Path
+    run: Runner, people: str, identity: tuple[Path, str], tmp_path: Path, home: Path
 ) -> None:
     _ident, recipient = identity
+    (home / "keys" / "backup-recipients.txt").unlink()  # no default recipient left
     missing = run("backup", "create", "--to", str(tmp_path / "x.age"))
     assert missing.code == 3 and "give --recipient" in missing.err
     bad = run("backup", "create", "--to", str(tmp_path / "x.age"), "--recipient", "age1bad")
@@ -150,3 +151,19 @@ def test_keygen_makes_a_private_identity_and_prints_its_recipient(
     assert path.stat().st_mode & 0o777 == 0o600 and "AGE-SECRET-KEY-1" in path.read_text()
     again = run("backup", "keygen", "--to", str(path))
     assert again.code == 3 and "never overwrites" in again.err
+
+
+def test_init_makes_the_backup_keys_and_create_uses_them(
+    run: Runner, people: str, home: Path, tmp_path: Path
+) -> None:
+    """'consentry init' writes an age identity (0600, to be moved off the server) and its
+    recipient; 'backup create' with no recipient encrypts to that one."""
+    keys = home / "keys"
+    assert (keys / "backup-identity.txt").stat().st_mode & 0o777 == 0o600
+    recipients = (keys / "backup-recipients.txt").read_text().split()
+    assert any(r.startswith("age1") for r in recipients)
+    file = tmp_path / "default.age"
+    made = run("backup", "create", "--to", str(file))
+    assert made.code == 0, made.err
+    ident = keys / "backup-identity.txt"
+    assert run("backup", "verify", str(file), "--identity", str(ident)).code == 0

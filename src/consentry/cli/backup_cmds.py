@@ -101,9 +101,26 @@ def opening(identity: Path | None, passphrase_file: Path | None) -> Opening:
     return Opening(passphrase=read_passphrase_file(passphrase_file))
 
 
+#: Made by ``consentry init``: the recipients backups go to when no other is given.
+RECIPIENTS_FILE = "backup-recipients.txt"
+IDENTITY_FILE = "backup-identity.txt"
+
+
+def default_recipients(home: Path) -> tuple[str, ...]:
+    """The recipients in ``HOME/keys/backup-recipients.txt`` (one ``age1...`` per line)."""
+    path = home / "keys" / RECIPIENTS_FILE
+    if not path.is_file():
+        return ()
+    lines = path.read_text("utf-8").splitlines()
+    return tuple(ln.strip() for ln in lines if ln.strip() and not ln.startswith("#"))
+
+
 def sealing(recipients: Sequence[str], passphrase_file: Path | None, work_factor: int) -> Sealing:
     if not recipients and passphrase_file is None:
-        raise InputError("give --recipient AGE_PUBLIC_KEY (one or more) or --passphrase-file FILE")
+        raise InputError(
+            "give --recipient AGE_PUBLIC_KEY (one or more) or --passphrase-file FILE (or run "
+            f"'consentry init', which makes keys/{RECIPIENTS_FILE})"
+        )
     if passphrase_file is not None:
         if recipients:
             raise InputError("give --recipient or --passphrase-file, not both")
@@ -216,7 +233,10 @@ def create_cmd(
     every: str | None, keep: int, runs: int | None, scrypt_work_factor: int, as_json: bool,
 ) -> None:  # fmt: skip
     """Back up the ledger, its checkpoints, the side and operational tables and the settings
-    (never a key) into an age-encrypted file."""
+    (never a key) into an age-encrypted file: to --recipient, or a passphrase, or else the
+    recipients 'consentry init' wrote in HOME/keys/backup-recipients.txt."""
+    if not recipient and passphrase_file is None:
+        recipient = default_recipients(settings.home)
     seal = sealing(recipient, passphrase_file, scrypt_work_factor)
     if every is None:
         report = back_up(settings, to, seal)

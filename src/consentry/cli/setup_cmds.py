@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -60,12 +61,38 @@ def init_cmd(
 
         ctx = Context(store=store, keys=keys, clock=SystemClock())
         consent.configure(ctx, org, ACTOR)
+        recipient = _backup_keys(settings.home / "keys")
     finally:
         store.close()
     console.print(f"[green]initialised[/] {controller} ({org_type}, {jurisdiction})")
     console.print(f"  keys:      {settings.home / 'keys'} (mode 0600; back them up apart)")
     console.print(f"  database:  {settings.database_url}")
     console.print(f"  verifier:  {keys.verifier_key()}")
+    console.print(f"  backups:   encrypted to {recipient} (keys/backup-recipients.txt)")
+    console.print(
+        "  [yellow]move keys/backup-identity.txt off this server[/] (it opens the backups); "
+        "docs/backups.md says what else to keep apart"
+    )
+
+
+def _backup_keys(keys: Path) -> str:
+    """An age identity for backups (0600) and its recipient, beside the other keys."""
+    from consentry.backup.age_keys import new_identity
+    from consentry.cli.backup_cmds import IDENTITY_FILE, RECIPIENTS_FILE
+
+    secret, recipient = new_identity()
+    fd = os.open(keys / IDENTITY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(
+            "# consentry backup identity: move it off this server\n"
+            f"# public key: {recipient}\n{secret}\n"
+        )
+    fd = os.open(keys / RECIPIENTS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(
+            f"# age recipients that 'consentry backup create' encrypts to by default\n{recipient}\n"
+        )
+    return recipient
 
 
 @click.group("list")
