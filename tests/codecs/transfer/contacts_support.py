@@ -10,7 +10,6 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from hypothesis import strategies as st
 
@@ -26,33 +25,13 @@ from consentry.domain.transfer import (
     State,
     TransferRecord,
 )
-
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "transfer"
-
-
-class Sniffer(Protocol):
-    name: str
-
-    def sniff(self, source: Source) -> int: ...
-
-
-def golden(provider: str, name: str) -> Path:
-    return FIXTURES / provider / name
-
-
-def read(reader: Reader, path: Path) -> list[Item]:
-    source = Source(path)
-    try:
-        return list(reader.read(source))
-    finally:
-        source.close()
+from tests.codecs.transfer.suppression_support import FIXTURES, golden, read  # noqa: F401
+from tests.codecs.transfer.suppression_support import _Named as Sniffer
+from tests.codecs.transfer.suppression_support import read_bytes as _read_bytes
 
 
 def read_bytes(reader: Reader, data: bytes, name: str = "file.csv") -> list[Item]:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / name
-        path.write_bytes(data)
-        return read(reader, path)
+    return _read_bytes(reader, data, name)
 
 
 def sniff_bytes(reader: Sniffer, data: bytes, name: str = "file.csv") -> int:
