@@ -54,3 +54,12 @@ def test_webhooks_take_bigger_bodies_than_the_pages(client: tuple[TestClient, Ap
     # not configured, so 404, but the body was not refused for its size
     assert http.post("/hooks/postmark", content=body).status_code == 404
     assert http.post("/hooks/postmark", content=b"x" * 2_000_000).status_code == 413
+
+
+def test_the_api_takes_a_long_notice(client: tuple[TestClient, App]) -> None:
+    http, app = client
+    token = create_token(app.context, "cms", "write").secret
+    text = "é" * 10_000  # 20,000 bytes of UTF-8: over the pages' 16 KiB
+    answer = http.post("/api/v1/lists/news/notices", json={"text": text},
+                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert answer.status_code in (200, 201), answer.text

@@ -46,6 +46,9 @@ MAX_BODY = 16 * 1024
 #: Provider webhooks post batches: SendGrid up to 768 KB, SNS up to 256 KB double-encoded.
 MAX_HOOK_BODY = 1024 * 1024
 HOOKS = "/hooks/"
+#: The admin API takes notices of up to 10,000 characters (up to 4 bytes each in UTF-8).
+MAX_API_BODY = 64 * 1024
+API = "/api/"
 ONE_CLICK = "One-Click"
 
 Scope = MutableMapping[str, Any]
@@ -68,7 +71,11 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.hook_limit if str(scope.get("path", "")).startswith(HOOKS) else self.limit
+        path = str(scope.get("path", ""))
+        limit = (
+            self.hook_limit if path.startswith(HOOKS)
+            else MAX_API_BODY if path.startswith(API) else self.limit
+        )  # fmt: skip
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             await PlainTextResponse("request too large", 413)(scope, receive, send)
