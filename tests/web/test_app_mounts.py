@@ -63,3 +63,21 @@ def test_the_api_takes_a_long_notice(client: tuple[TestClient, App]) -> None:
     answer = http.post("/api/v1/lists/news/notices", json={"text": text},
                        headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     assert answer.status_code in (200, 201), answer.text
+
+
+def test_audit_queries_through_the_api(client: tuple[TestClient, App]) -> None:
+    http, app = client
+    from consentry.services import consent
+
+    notice = consent.publish_notice(app.context, "news", "Email me the news.", "t").notice
+    consent.grant_consent(app.context, consent.Grant(
+        email="ann@example.org", list_id="news", basis="consent", notice=notice,
+        method="web-form", source="first-party", evidence={"ip": "203.0.113.1"}, actor="t",
+    ))  # fmt: skip
+    token = create_token(app.context, "auditor", "read").secret
+    auth = {"Authorization": f"Bearer {token}"}
+    pack = http.post("/api/v1/audit/subjects", json={"email": "ann@example.org"}, headers=auth)
+    assert pack.status_code == 200, pack.text
+    assert "consent-given" in pack.text
+    missing = http.get("/api/v1/audit/campaigns/nothing", headers=auth)
+    assert missing.status_code == 404 and missing.json()["error"]

@@ -24,6 +24,8 @@ from starlette.routing import Match
 from consentry.domain.errors import ConsentryError, UnknownNotice
 from consentry.domain.leaves import format_time
 from consentry.services import audit_projections, campaigns, consent, ledger, subjects
+from consentry.services.audit_campaign import campaign_pack
+from consentry.services.audit_subject import subject_pack
 from consentry.services.context import Context
 from consentry.web.api_auth import AuthRefused, Caller, requires
 from consentry.web.api_models import (
@@ -235,6 +237,27 @@ def create_api(ctx: Context) -> FastAPI:
     def subject_history(body: SubjectIn, caller: reader) -> dict[str, Any]:
         """Every leaf about an address in ledger order, with its evidence and notice text."""
         return subjects.subject_history(ctx, body.email)
+
+    # --- audit ------------------------------------------------------------------------------
+
+    @api.get(
+        "/audit/campaigns/{name}", response_model=dict[str, Any], tags=["audit"],
+        responses=_errors(404), openapi_extra=scope("read"),
+    )  # fmt: skip
+    def audit_campaign(name: Name, caller: reader) -> dict[str, Any]:
+        """The campaign's evidence pack, re-derived from the ledger against the latest signed
+        checkpoint: the validly-sent proportion with its definition, counts by basis,
+        jurisdiction and deny reason, sends after an objection (docs/audit.md)."""
+        return campaign_pack(ctx, name).to_json()
+
+    @api.post(
+        "/audit/subjects", response_model=dict[str, Any], tags=["audit"],
+        responses=_errors(400), openapi_extra=scope("read"),
+    )  # fmt: skip
+    def audit_subject(body: SubjectIn, caller: reader) -> dict[str, Any]:
+        """A person's evidence pack: every consent with its notice and evidence, every message
+        with its decision, every objection, each with an inclusion proof."""
+        return subject_pack(ctx, body.email)
 
     # --- campaigns --------------------------------------------------------------------------
 
