@@ -30,8 +30,14 @@ class FileWitness:
     def publish(self, notes: Sequence[str]) -> None:
         # a note that is already the file's last is not appended again (several publishers
         # may offer the same latest checkpoint: the app's, a cron job's)
-        last = self._tail(max((len(n.encode()) for n in notes), default=0) + 1)
-        notes = [n for i, n in enumerate(notes) if i or not last.endswith((n + "\n").encode())]
+        tail = self._tail(max((len(n.encode()) for n in notes), default=0) + 1)
+        kept: list[str] = []
+        for note in notes:  # never the same note twice in a row
+            previous = kept[-1] if kept else None
+            if note == previous or (previous is None and tail.endswith((note + "\n").encode())):
+                continue
+            kept.append(note)
+        notes = kept
         if not notes:
             return
         data = "".join(note + "\n" for note in notes).encode("utf-8")
