@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import click
@@ -13,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from consentry.bootstrap import open_signer, open_transport
-from consentry.cli.render import console, emit_json, opened
+from consentry.cli.render import console, emit_json, opened, read_option_file
 from consentry.domain.errors import InputError
 from consentry.services import campaigns
 from consentry.services.dispatch import DispatchOptions, prepare_send, send_campaign
@@ -25,15 +24,6 @@ from consentry.settings import Settings
 @click.group("campaign")
 def campaign_group() -> None:
     """Create, check, approve and send campaigns."""
-
-
-def _read(path: str | None, option: str) -> str | None:
-    if path is None:
-        return None
-    try:
-        return Path(path).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{option} {path}: cannot read it as UTF-8 text: {exc}") from exc
 
 
 @campaign_group.command("create")
@@ -86,8 +76,8 @@ def campaign_create(
         name=name,
         list_id=list_id,
         subject=subject,
-        text=_read(text_file, "--text") or "",
-        html=_read(html_file, "--html"),
+        text=read_option_file(text_file, "--text") or "",
+        html=read_option_file(html_file, "--html"),
         from_address=from_address,
         from_name=from_name,
         reply_to=reply_to,

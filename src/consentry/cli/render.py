@@ -6,12 +6,14 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 
 from consentry.bootstrap import App, open_app
+from consentry.domain.errors import InputError
 from consentry.settings import Settings
 
 console = Console(highlight=False)
@@ -34,6 +36,17 @@ def opened(settings: Settings, lean: bool = False) -> Iterator[App]:
         yield app
     finally:
         app.close()
+
+
+def read_option_file(path: str | None, option: str) -> str | None:
+    """The UTF-8 text of the file an option names (None when the option was not given);
+    InputError naming the option and the file otherwise."""
+    if path is None:
+        return None
+    try:
+        return Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{option} {path}: cannot read it as UTF-8 text: {exc}") from exc
 
 
 def pairs(values: tuple[str, ...], option: str) -> dict[str, str]:

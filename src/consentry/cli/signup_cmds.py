@@ -7,12 +7,11 @@ command line (a cron job, or a server run without a mail server)."""
 from __future__ import annotations
 
 import html
-from pathlib import Path
 
 import click
 
 from consentry.bootstrap import flush_confirmations
-from consentry.cli.render import console, emit_json, opened
+from consentry.cli.render import console, emit_json, opened, read_option_file
 from consentry.domain.errors import InputError
 from consentry.services import signup
 from consentry.settings import Settings
@@ -21,15 +20,6 @@ from consentry.settings import Settings
 @click.group("signup")
 def signup_group() -> None:
     """Signup forms with double opt-in."""
-
-
-def _read(path: str | None, option: str) -> str | None:
-    if path is None:
-        return None
-    try:
-        return Path(path).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{option} {path}: cannot read it as UTF-8 text: {exc}") from exc
 
 
 @signup_group.command("enable")
@@ -53,13 +43,13 @@ def enable_cmd(
     as_json: bool,
 ) -> None:  # fmt: skip
     """Let people sign up to LIST at /s/LIST, confirming by email (double opt-in)."""
-    text = _read(text_file, "--text")
+    text = read_option_file(text_file, "--text")
     if text is not None and "confirm_url" not in text:
         raise InputError(f"--text {text_file}: the body must contain {{{{ confirm_url }}}}")
     with opened(settings) as app:
         row = signup.enable_signup(
             app.context, list_id, from_address, actor, from_name=from_name, reply_to=reply_to,
-            subject=subject, text=text, html=_read(html_file, "--html"),
+            subject=subject, text=text, html=read_option_file(html_file, "--html"),
             postal_address=postal_address, contact=contact, opt_out_email=opt_out_email,
         )  # fmt: skip
     if as_json:
