@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +61,7 @@ def locate(url: str) -> Location:
     raise InputError(f"database URL {url!r} is not sqlite:///PATH or postgresql://...")
 
 
-class Database:
+class Database(ABC):
     """What the backup needs of a connection, whatever the dialect."""
 
     dialect = ""
@@ -71,31 +72,32 @@ class Database:
         self.location = location
 
     # --- per dialect ----------------------------------------------------------------------------
-    def begin_read(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def begin_read(self) -> None: ...
 
-    def begin_write(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def begin_write(self) -> None: ...
 
-    def tables(self) -> set[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def tables(self) -> set[str]: ...
 
-    def columns(self, table: str) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def columns(self, table: str) -> list[str]: ...
 
     def text_key(self, column: str) -> str:
         """An ORDER BY term that compares text byte by byte on every dialect."""
         return column
 
+    @abstractmethod
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Sequence[Any]]]:
         """Rows of a query a chunk at a time, without holding the result in memory."""
-        raise NotImplementedError
+        ...
 
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None: ...
 
-    def subject_ids(self, subjects: Sequence[str]) -> dict[str, int]:
-        raise NotImplementedError
+    @abstractmethod
+    def subject_ids(self, subjects: Sequence[str]) -> dict[str, int]: ...
 
     # --- shared ---------------------------------------------------------------------------------
     conn: Any
