@@ -30,6 +30,7 @@ from consentry.services.consent import (
 )
 from consentry.services.context import Context
 from consentry.services.ledger import append_sealed
+from consentry.services.unsubscribe import unsubscribed_in
 
 _SUBJECT = re.compile(r"[0-9a-f]{64}\Z")
 _OBJECTING = frozenset({SuppressionReason.UNSUBSCRIBE, SuppressionReason.WITHDRAWAL})
@@ -46,18 +47,11 @@ def _covered(state: SubjectState | None, event: ProviderEvent, list_id: str | No
     if event.kind in _REASON:
         reason = _REASON[event.kind]
         return any(s.reason == reason and s.scope == GLOBAL_SCOPE for s in state.suppressions)
-    lists = [list_id] if list_id is not None else list(state.consents)
-    for scope in lists:
-        record = state.consents.get(scope)
-        granted = record.grant.index if record is not None else -1
-        if not any(
-            s.reason in _OBJECTING and s.scope in (GLOBAL_SCOPE, scope) and s.leaf.index > granted
-            for s in state.suppressions
-        ):
-            return False
-    if list_id is None and not lists:  # no consents: only a global withdrawal covers it
+    if list_id is not None:
+        return unsubscribed_in(state, list_id)
+    if not state.consents:  # no consents: only a global withdrawal covers every list
         return any(s.reason in _OBJECTING and s.scope == GLOBAL_SCOPE for s in state.suppressions)
-    return True
+    return all(unsubscribed_in(state, scope) for scope in state.consents)
 
 
 def _evidence_items(event: ProviderEvent) -> dict[str, str]:

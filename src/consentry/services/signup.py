@@ -26,7 +26,7 @@ from typing import Any, Final, Literal
 
 from consentry.domain.errors import InputError, NotFound
 from consentry.domain.leaves import decode_leaf, format_time
-from consentry.domain.state import ConsentRecord, ConsentStatus
+from consentry.domain.state import ConsentRecord, ConsentStatus, SubjectState
 from consentry.domain.tokens import make_confirm_token, read_confirm_token
 from consentry.ports import Batch, CampaignRow, NoticeInfo
 from consentry.services.campaigns import CampaignSpec, create_campaign
@@ -42,7 +42,7 @@ from consentry.services.consent import (
 )
 from consentry.services.context import Context
 from consentry.services.ledger import append_sealed, prove_inclusion
-from consentry.services.unsubscribe import already_unsubscribed
+from consentry.services.unsubscribe import unsubscribed_in
 
 CONFIRM_PREFIX: Final = "confirm-"
 #: How long a confirmation link works.
@@ -160,12 +160,13 @@ def signup_form(ctx: Context, list_id: str) -> SignupForm:
 SignupStatus = Literal["requested", "pending", "subscribed"]
 
 
-def _subscribed(ctx: Context, subject: str, record: ConsentRecord | None, list_id: str) -> bool:
+def _subscribed(state: SubjectState | None, list_id: str) -> bool:
     """An active consent (given, not withdrawn since): a new request would only downgrade it."""
+    record = state.consents.get(list_id) if state is not None else None
     return (
         record is not None
         and ConsentStatus(record.status) is ConsentStatus.GIVEN
-        and not already_unsubscribed(ctx, subject, list_id)
+        and not unsubscribed_in(state, list_id)
     )
 
 
@@ -182,7 +183,7 @@ def sign_up(
     _, subject = subject_for(ctx, email)
     state = ctx.store.subject_state(subject)
     record = state.consents.get(list_id) if state is not None else None
-    if _subscribed(ctx, subject, record, list_id):
+    if _subscribed(state, list_id):
         return "subscribed"
     if (
         record is not None
@@ -243,7 +244,7 @@ def _status(ctx: Context, list_id: str, token: str) -> tuple[str, ConsentRecord 
     record = state.consents.get(list_id) if state is not None else None
     if ctx.clock.now().date() - issued > timedelta(days=CONFIRM_VALID_DAYS):
         return "expired", record, purpose
-    if record is None or already_unsubscribed(ctx, subject, list_id):
+    if record is None or unsubscribed_in(state, list_id):
         return "nothing", record, purpose
     status = ConsentStatus(record.status)
     if record.confirmed and status is ConsentStatus.GIVEN:

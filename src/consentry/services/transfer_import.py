@@ -36,6 +36,7 @@ from typing import Any
 from consentry.codecs.transfer.base import Reader
 from consentry.codecs.transfer.registry import detect, reader
 from consentry.codecs.transfer.source import Source
+from consentry.codecs.transfer.times import parse_time
 from consentry.domain.errors import InputError
 from consentry.domain.leaves import LeafDraft, format_time
 from consentry.domain.merkle_core import StreamingRoot
@@ -226,7 +227,7 @@ class _Importer:
 
     # --- writing ----------------------------------------------------------------------------------
 
-    def _evidence(self, item: _Pending, now: datetime) -> tuple[dict[str, str], bool]:
+    def _evidence(self, item: _Pending) -> tuple[dict[str, str], bool]:
         """The evidence items and whether they include a real opt-in."""
         record = item.record
         items = {
@@ -250,7 +251,7 @@ class _Importer:
 
     def _leaves(self, batch: Batch, item: _Pending, now: datetime) -> None:
         record = item.record
-        items, real = self._evidence(item, now)
+        items, real = self._evidence(item)
         source = f"import:{self.codec.provider}"
         batch.addresses.append(item.address)
         if record.state in SUPPRESSING:
@@ -294,8 +295,6 @@ class _Importer:
 
 
 def _opt_in_time(record: TransferRecord) -> datetime | None:
-    from consentry.codecs.transfer.times import parse_time
-
     for raw in (record.evidence.get("optin_time"), record.evidence.get("confirm_time")):
         parsed = parse_time(raw)
         if parsed is not None and parsed.at is not None:
