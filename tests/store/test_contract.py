@@ -83,6 +83,30 @@ def test_root_and_proofs_match_a_memory_tree(store: Any) -> None:
         assert verify_consistency(old, size, reference.root(old), reference.root(size), cproof)
 
 
+def test_appends_that_fail_part_way_leave_no_trace_in_later_roots(store: Any) -> None:
+    """A store may keep the tree nodes an append computed; those of an append that failed
+    (here at the seal, after the nodes were written) must never reach a later root."""
+
+    def broken(size: int, root_hash: bytes) -> str:
+        raise RuntimeError("signing key unavailable")
+
+    reference = MemoryTree()
+    n = 0
+    for batch_size, fails in [(5, False), (11, True), (12, False), (40, True), (3, False),
+                              (300, True), (230, False), (26, True), (1, False)]:  # fmt: skip
+        drafts = [b.given(b.subject(f"{n}-{i}-{fails}"), "news") for i in range(batch_size)]
+        if fails:
+            with pytest.raises(RuntimeError):
+                store.append(Batch(leaves=drafts), seal=broken)
+            continue
+        result = store.append(Batch(leaves=drafts), seal=sealer)
+        n += batch_size
+        for stored in store.iter_leaves(n - batch_size, n):
+            reference.append_leaf(stored.raw)
+        assert (result.size, result.root) == (n, reference.root())
+    assert root(store.tree(), n) == reference.root()
+
+
 def test_grant_confirm_withdraw_projection(store: Any) -> None:
     s = b.subject("p")
     grant = b.given(s, "news")

@@ -44,12 +44,25 @@ class TiledSource(SubtreeSource):
     """
 
     def __init__(
-        self, leaf_hashes: LeafHashReader, stored_nodes: NodeReader, cache_size: int = 4096
+        self,
+        leaf_hashes: LeafHashReader,
+        stored_nodes: NodeReader,
+        cache_size: int = 4096,
+        committed: dict[tuple[int, int], bytes] | None = None,
+        committed_size: int = 0,
     ) -> None:
+        """``committed``: a cache that outlives this source (a store's), for the perfect
+        subtrees within the first ``committed_size`` leaves, which the caller knows to be
+        committed (a subtree of leaves that may still be rolled back never goes there). With
+        it, the leaves from ``committed_size`` on are fresh (``leaf_hashes`` serves them from
+        memory) and a subtree holding any of them is hashed up from its two halves, so that
+        appending reads from the database only what is neither cached nor fresh."""
         self._leaf_hashes = leaf_hashes
         self._stored_nodes = stored_nodes
         self._cache: dict[tuple[int, int], bytes] = {}
         self._cache_size = cache_size
+        self._committed = committed
+        self._committed_size = committed_size
 
     def _read(self, level: int, start: int, end: int) -> Sequence[bytes]:
         got = self._leaf_hashes(start, end) if level == 0 else self._stored_nodes(level, start, end)
@@ -65,16 +78,32 @@ class TiledSource(SubtreeSource):
         if level < 0 or index < 0:
             raise ProofRangeError(f"no perfect subtree at level {level}, index {index}")
         key = (level, index)
-        cached = self._cache.get(key)
+        cache = self._cache
+        if self._committed is not None:
+            if (index + 1) << level <= self._committed_size:
+                cache = self._committed
+            elif level > 0:
+                found = cache.get(key)
+                if found is None:
+                    found = node_hash(self.perfect(level - 1, 2 * index),
+                                      self.perfect(level - 1, 2 * index + 1))  # fmt: skip
+                    cache[key] = found
+                return found
+        cached = cache.get(key)
         if cached is not None:
             return cached
         base = level - level % TILE_HEIGHT
         count = 1 << (level - base)
         value = _hash_up(self._read(base, index * count, (index + 1) * count), level - base)
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()  # crude, but safe to share; the hot nodes come straight back
-        self._cache[key] = value
+        if len(cache) >= self._cache_size:
+            cache.clear()  # crude, but safe to share; the hot nodes come straight back
+        cache[key] = value
         return value
+
+    def known(self) -> dict[tuple[int, int], bytes]:
+        """The perfect subtrees this source has computed or read (not those of the shared
+        cache): once the leaves under them are committed, they can join it."""
+        return dict(self._cache)
 
 
 class _Overlay(SubtreeSource):

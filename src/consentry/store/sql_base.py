@@ -54,6 +54,7 @@ CHUNK = 5000
 IN_CHUNK = 500
 ARRAY_CHUNK = 5000
 ID_CACHE = 100_000
+NODE_CACHE = 4096  # committed perfect subtrees a store keeps (the frontier and a little more)
 
 
 class SQLStore(SQLDispatch):
@@ -70,6 +71,9 @@ class SQLStore(SQLDispatch):
         #: subject ref -> dense id, for ids read from the database (never for ids this
         #: connection is still inserting): ids are append-only, so an entry never goes stale.
         self._id_cache: dict[str, int] = {}
+        #: (level, index) -> hash of perfect subtrees of committed leaves, which never change:
+        #: an append reads the tree's frontier from here instead of from the database.
+        self._node_cache: dict[tuple[int, int], bytes] = {}
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -138,7 +142,9 @@ class SQLStore(SQLDispatch):
 
     def _tiled(self, fresh_from: int = 0, fresh: Sequence[bytes] = ()) -> TiledSource:
         """Tree access through the database; ``fresh`` are the hashes of leaves ``fresh_from``
-        onwards that this transaction just wrote, served from memory."""
+        onwards that this transaction just wrote, served from memory. With ``fresh``, the
+        caller holds the write lock and every leaf before ``fresh_from`` is committed, so the
+        subtrees among them are kept in the store's node cache."""
 
         def leaf_hashes(start: int, end: int) -> list[bytes]:
             if fresh and start >= fresh_from:
@@ -150,7 +156,10 @@ class SQLStore(SQLDispatch):
             rows = self._exec("node_range", (level, start, end)).fetchall()
             return [bytes(r[0]) for r in rows]
 
-        return TiledSource(leaf_hashes, stored_nodes)
+        if not fresh:
+            return TiledSource(leaf_hashes, stored_nodes)
+        return TiledSource(leaf_hashes, stored_nodes, committed=self._node_cache,
+                           committed_size=fresh_from)  # fmt: skip
 
     def _ids_of(self, subjects: Sequence[str]) -> dict[str, int]:
         """The dense ids of the subject refs that have one (no writes); remembered ones first."""
@@ -231,19 +240,27 @@ class SQLStore(SQLDispatch):
             self._many("put_evidence", [(sid(e.subject), e.hash, e.blob) for e in batch.evidence])
             self._many("put_notice_text", [(n.hash, n.text, n.media_type) for n in batch.notices])
             size = start + len(placed)
-            self._many("insert_node", completed_nodes(start, size, self._tiled(start, hashes)))
+            tiled = self._tiled(start, hashes)
+            self._many("insert_node", completed_nodes(start, size, tiled))
             statements = by_table([change_statement(change, sid) for change in changes])
             for name, group in groupby(statements, key=lambda s: s[0]):
                 self._many(name, [params for _, params in group])
             self._write_dispatch(batch, placed, ids)
-            root = merkle_root(self._tiled(start, hashes), size)
+            root = merkle_root(tiled, size)
             note = seal(size, root) if seal is not None else None
             if note is not None:
                 created = placed[-1].at if placed else datetime.now(UTC)
                 self._exec("insert_checkpoint", (size, root, note, format_time(created)))
+            computed.append(tiled)
             return AppendResult(tuple(refs), size, root, note)
 
+        computed: list[TiledSource] = []
         result: AppendResult = self._write(work)
+        with self._lock:  # committed now: what the append computed of the tree is final
+            if len(self._node_cache) > NODE_CACHE:
+                self._node_cache.clear()
+            for tiled in computed:
+                self._node_cache.update(tiled.known())
         return result
 
     def size(self) -> int:
