@@ -64,6 +64,28 @@ def test_postgres_refuses_truncate(request: pytest.FixtureRequest, tmp_path: Pat
         store.close()
 
 
+def test_postgres_plans_each_execution_for_its_parameters(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A generic plan is made once, from the statistics of its moment; one made while a table
+    was small kept scanning all of it as it grew (a 30-subject state read went from 3 to 7.5
+    ms over 45,000 unsubscribes, autovacuum being off). The store's connection plans every
+    execution of its prepared statements for the parameters and the tables as they are."""
+    from tests.conftest import make_store
+
+    store = make_store("postgres", tmp_path, request)
+    try:
+        setting = store._conn.execute("SHOW plan_cache_mode").fetchone()[0]
+        assert setting == "force_custom_plan"
+        subjects = [b.subject(i) for i in range(200)]
+        store.append(Batch(leaves=[b.suppressed(s, "unsubscribe", "news") for s in subjects]))
+        for _ in range(12):  # prepared by psycopg from the fifth, planned afresh every time
+            states = store.subject_states(subjects[:10])
+            assert all(states[s].suppressions for s in subjects[:10])
+    finally:
+        store.close()
+
+
 def test_sqlite_store_survives_reopening(tmp_path: Path) -> None:
     path = tmp_path / "c.sqlite"
     store = SQLiteStore(path)

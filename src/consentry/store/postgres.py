@@ -46,6 +46,12 @@ class PostgresStore(SQLTokens, SQLStore):
         libpq_url, schema = split_url(url)
         try:
             conn = psycopg.connect(libpq_url, autocommit=True, connect_timeout=10)
+            # Plan each execution of a prepared statement for its parameters. A generic plan
+            # is made once, from the statistics of the moment: one made while a table was
+            # small (a new store) scans the whole table for ever after if nothing analyses it
+            # (autovacuum off, or a table growing faster than it runs); a state read of 30
+            # subjects went from 3 to 7.5 ms as 45,000 suppressions were written.
+            conn.execute("SET plan_cache_mode TO force_custom_plan")
             if schema:
                 conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
                 conn.execute(f'SET search_path TO "{schema}"')
