@@ -15,7 +15,7 @@ every message's List-Unsubscribe header, ``/u/<list>/<token>``, the preference c
 from __future__ import annotations
 
 import html
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -37,6 +37,8 @@ from consentry.settings import Settings
 from consentry.web.api import create_api
 from consentry.web.confirmation_mailer import ConfirmationMailer
 from consentry.web.group_commit import GroupCommit
+from consentry.web.heap import settle_heap
+from consentry.web.one_click_fast import OneClickFastPath
 from consentry.web.pages import NOT_FOUND, page
 from consentry.web.rate_limit import RateLimiter
 from consentry.web.signup_routes import signup_router
@@ -104,6 +106,7 @@ def create_app(
     app_factory: Callable[[], App],
     mailer: ConfirmationMailer | None = None,
     signup_limiter: RateLimiter | None = None,
+    on_startup: Sequence[Callable[[], None]] = (),
 ) -> Any:
     """The ASGI app; ``app_factory`` opens consentry once for the server's lifetime. ``mailer``
     sends double opt-in confirmations (without one they stay queued for ``consentry signup
@@ -133,9 +136,7 @@ def create_app(
 
     @api.exception_handler(ConsentryError)
     async def refused(request: Request, exc: ConsentryError) -> Response:
-        if isinstance(exc, NotFound):
-            return page("Not found", NOT_FOUND, 404)
-        return page("Something went wrong", "<h1>Something went wrong</h1>", exc.http_status)
+        return refusal(exc)
 
     @api.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -161,18 +162,32 @@ def create_app(
             "<button type=submit>Unsubscribe</button></form>" + manage,
         )
 
-    @api.post("/u/{list_id}/{token}", response_class=HTMLResponse)
-    async def one_click(list_id: str, token: str, request: Request) -> Response:
-        form = await request.form()
-        if form.get("List-Unsubscribe") != ONE_CLICK:
+    async def one_click_answer(
+        list_id: str, token: str, value: str | None, client: str, user_agent: str
+    ) -> Response:
+        """The page for a one-click POST whose ``List-Unsubscribe`` field is ``value``, from
+        this route and from the fast path in front of the app (``web.one_click_fast``)."""
+        if value != ONE_CLICK:
             return page("Bad request", "<h1>Use the button to unsubscribe</h1>", 400)
-        client = request.client.host if request.client else ""
-        evidence = {"ip": client, "user_agent": request.headers.get("user-agent", "")[:300]}
-        done = await unsubscribes.submit(UnsubscribeRequest(list_id, token, evidence))
+        evidence = {"ip": client, "user_agent": user_agent[:300]}
+        try:
+            done = await unsubscribes.submit(UnsubscribeRequest(list_id, token, evidence))
+        except ConsentryError as exc:
+            return refusal(exc)
         purpose = html.escape(purpose_of(list_id))  # no store call on the event loop
         title = "You are unsubscribed" if done.recorded else "Already unsubscribed"
         text = f"<h1>{title}</h1><p>You no longer receive {purpose}. Nothing more is sent.</p>"
         return page("Unsubscribed", text + _manage_link(list_id, token))
+
+    @api.post("/u/{list_id}/{token}", response_class=HTMLResponse)
+    async def one_click(list_id: str, token: str, request: Request) -> Response:
+        form = await request.form()
+        value = form.get("List-Unsubscribe")
+        client = request.client.host if request.client else ""
+        return await one_click_answer(
+            list_id, token, value if isinstance(value, str) else None, client,
+            request.headers.get("user-agent", ""),
+        )  # fmt: skip
 
     @api.get("/p/{list_id}/{token}", response_class=HTMLResponse)
     def preferencepage(list_id: str, token: str) -> Response:
@@ -207,8 +222,17 @@ def create_app(
     if mailer is not None:
         api.router.on_startup.append(mailer.start)
         api.router.on_shutdown.append(mailer.stop)
+    api.router.on_startup.extend(on_startup)
     api.router.on_shutdown.append(opened.close)
-    return BodyLimit(api)
+    return BodyLimit(OneClickFastPath(api, one_click_answer))
+
+
+def refusal(exc: ConsentryError) -> Response:
+    """The page for a refused request: the same 404 for every kind of not found, else the
+    error's status without detail."""
+    if isinstance(exc, NotFound):
+        return page("Not found", NOT_FOUND, 404)
+    return page("Something went wrong", "<h1>Something went wrong</h1>", exc.http_status)
 
 
 def _nothing() -> None:
@@ -263,4 +287,4 @@ def app_from_settings(settings: Settings) -> Any:
     mailer = None
     if settings.smtp_url and settings.base_url and settings.base_url.startswith("https://"):
         mailer = ConfirmationMailer(settings)
-    return create_app(lambda: open_app(settings, serving=True), mailer)
+    return create_app(lambda: open_app(settings, serving=True), mailer, on_startup=[settle_heap])
