@@ -53,6 +53,31 @@ def test_the_database_refuses_update_and_delete_on_ledger_tables(
     assert sql_store.size() == 40
 
 
+def test_a_statement_failing_in_the_database_mid_append_writes_nothing(sql_store: Any) -> None:
+    """The database refuses the last statement of an append (on PostgreSQL the statements
+    before it were sent without waiting for answers): a StoreError, nothing written, and the
+    store appends as before afterwards, with the same root a memory tree gives."""
+    first = sql_store.append(b.grant_batch(b.subject(1)), seal=lambda s, r: f"{s}\n")
+    queries = sql_store._queries
+    saved = queries["insert_checkpoint"]
+    mark = sql_store._placeholder
+    queries["insert_checkpoint"] = [
+        f"INSERT INTO no_such_table VALUES ({mark}, {mark}, {mark}, {mark})"
+    ]
+    try:
+        with pytest.raises(StoreError, match="no_such_table"):
+            sql_store.append(b.grant_batch(b.subject(2)), seal=lambda s, r: f"{s}\n")
+    finally:
+        queries["insert_checkpoint"] = saved
+    assert sql_store.size() == 1 and sql_store.subject_state(b.subject(2)) is None
+    assert sql_store.latest_checkpoint().root == first.root
+    again = sql_store.append(b.grant_batch(b.subject(3)), seal=lambda s, r: f"{s}\n")
+    reference = MemoryTree()
+    for stored in sql_store.iter_leaves():
+        reference.append_leaf(stored.raw)
+    assert again.size == 2 and again.root == reference.root()
+
+
 def test_postgres_refuses_truncate(request: pytest.FixtureRequest, tmp_path: Path) -> None:
     from tests.conftest import make_store
 

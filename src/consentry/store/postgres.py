@@ -8,8 +8,8 @@ number of processes append with gap-free indexes.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -19,6 +19,8 @@ from consentry.store.migrate import apply_migrations
 from consentry.store.sql_base import SQLStore
 from consentry.store.sql_queries import load_queries
 from consentry.store.sql_tokens import SQLTokens
+
+T = TypeVar("T")
 
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 
@@ -91,6 +93,18 @@ class PostgresStore(SQLTokens, SQLStore):
         columns = [list(column) for column in zip(*rows, strict=True)]
         # %b: arrays go in binary format, which psycopg dumps much faster than text arrays
         self._conn.execute(unnest[0].replace("%s::", "%b::"), columns)
+
+    def _pipelined(self, fn: Callable[[], T]) -> Callable[[], T]:
+        """An append's statements in psycopg's pipeline mode: the inserts and updates whose
+        answers nothing reads go out back to back, and the reads (the ledger's size, new
+        subject ids) wait only for what is before them. The pipeline is synced before the
+        COMMIT, so an error is raised inside the transaction and rolls it back."""
+
+        def pipelined() -> T:
+            with self._conn.pipeline():
+                return fn()
+
+        return pipelined
 
     def _state_rows(self, ids: list[int]) -> list[list[Any]]:
         """The three state reads in one round trip (psycopg's pipeline mode)."""

@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import groupby
-from typing import Any
+from typing import Any, TypeVar
 
 from consentry.domain.errors import ConsentryError, StoreError
 from consentry.domain.leaves import decode_leaf, format_time, parse_time, place
@@ -50,6 +50,7 @@ from consentry.store.sql_rows import (
     suppression_from_row,
 )
 
+T = TypeVar("T")
 CHUNK = 5000
 IN_CHUNK = 500
 ARRAY_CHUNK = 5000
@@ -117,6 +118,11 @@ class SQLStore(SQLDispatch):
             self._conn.execute("BEGIN")
         for statement in statements:
             self._conn.execute(statement)
+
+    def _pipelined(self, fn: Callable[[], T]) -> Callable[[], T]:
+        """``fn`` (an append's writes, inside its transaction) with its statements sent
+        without waiting for each answer, where the driver can; here, as it is."""
+        return fn
 
     def _write(self, fn: Any, serialised: bool = True) -> Any:
         """Run ``fn`` inside one write transaction, serialised with appends unless
@@ -255,7 +261,7 @@ class SQLStore(SQLDispatch):
             return AppendResult(tuple(refs), size, root, note)
 
         computed: list[TiledSource] = []
-        result: AppendResult = self._write(work)
+        result: AppendResult = self._write(self._pipelined(work))
         with self._lock:  # committed now: what the append computed of the tree is final
             if len(self._node_cache) > NODE_CACHE:
                 self._node_cache.clear()
