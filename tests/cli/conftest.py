@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ class Result:
     code: int
     out: str
     err: str
+    settled: bool = False  # the command froze its heap (``consentry.heap.settle_heap``)
 
     def json(self) -> Any:
         return json.loads(self.out)
@@ -39,13 +41,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def run(home: Path, capsys: pytest.CaptureFixture[str]) -> Runner:
     def invoke(*args: str) -> Result:
         capsys.readouterr()
+        thresholds = gc.get_threshold()
+        gc.unfreeze()
         try:
             main(list(args))
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:  # a long-running command settles the heap: the test process must not keep it
+            settled = gc.get_freeze_count() > 0
+            gc.unfreeze()
+            gc.set_threshold(*thresholds)
         captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return Result(code, captured.out, captured.err, settled)
 
     return invoke
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from consentry.bootstrap import open_signer, open_transport
 from consentry.cli.render import console, emit_json, opened, read_option_file
 from consentry.domain.errors import InputError
+from consentry.heap import settle_heap
 from consentry.services import campaigns
 from consentry.services.dispatch import DispatchOptions, prepare_send, send_campaign
 from consentry.services.dispatch import Progress as SendProgress
@@ -264,6 +265,7 @@ def _run_send(
             ctx, name, settings.approval_threshold, settings.provider
         )
         signer = open_signer(settings.home, row.spec["from_address"])
+        settle_heap()
         try:
             with _progress_bar(name, queued, hidden=as_json) as on_progress:
                 result = send_campaign(

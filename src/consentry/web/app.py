@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 
 from consentry.bootstrap import App, open_app
 from consentry.domain.errors import ConsentryError, InputError, NotFound
+from consentry.heap import settle_heap
 from consentry.services.context import Context
 from consentry.services.preferences import Preferences, preferences, update_preferences
 from consentry.services.unsubscribe import (
@@ -37,7 +38,6 @@ from consentry.settings import Settings
 from consentry.web.api import create_api
 from consentry.web.confirmation_mailer import ConfirmationMailer
 from consentry.web.group_commit import GroupCommit
-from consentry.web.heap import settle_heap
 from consentry.web.one_click_fast import OneClickFastPath
 from consentry.web.pages import NOT_FOUND, page
 from consentry.web.rate_limit import RateLimiter

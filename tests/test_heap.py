@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from consentry.cli.main import cli
+from consentry.heap import YOUNG_THRESHOLD, settle_heap
 from consentry.settings import load_settings
 from consentry.web.app import app_from_settings
-from consentry.web.heap import YOUNG_THRESHOLD, settle_heap
 
 
 @pytest.fixture
