@@ -29,6 +29,7 @@ from consentry.domain.merkle import (
     leaf_hash,
     node_hash,
     root,
+    root_of_frontier,
     verify_consistency,
     verify_inclusion,
 )
@@ -694,3 +695,34 @@ def _reference_root(entries: list[bytes]) -> bytes:
     return hashlib.sha256(
         b"\x01" + _reference_root(entries[:k]) + _reference_root(entries[k:])
     ).digest()
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 300), chunk_bits=st.integers(0, 6))
+def test_aligned_ranges_joined_by_their_frontiers_give_every_root(n: int, chunk_bits: int) -> None:
+    """How parallel verification builds the tree: each aligned range of 2**k leaves is hashed
+    on its own; its frontier joined to the frontier before it gives the root at every size
+    inside it, and ``push_frontier`` continues the whole tree."""
+    hashes = [leaf_hash(b"leaf %d" % i) for i in range(n)]
+    reference = MemoryTree()
+    for i in range(n):
+        reference.append_leaf(b"leaf %d" % i)
+    chunk = 1 << chunk_bits
+    whole = RootAccumulator()
+    for start in range(0, n, chunk):
+        part = RootAccumulator()
+        for offset, h in enumerate(hashes[start : start + chunk]):
+            part.push(h)
+            joined = root_of_frontier(whole.frontier() + part.frontier())
+            assert joined == reference.root(start + offset + 1)
+        whole.push_frontier(part.frontier(), part.size)
+    assert whole.size == n and whole.root() == reference.root()
+
+
+def test_a_subtree_must_be_aligned() -> None:
+    acc = RootAccumulator()
+    acc.push(leaf_hash(b"a"))
+    with pytest.raises(ValueError, match="cannot follow 1 leaves"):
+        acc.push_subtree(1, leaf_hash(b"b"))
+    with pytest.raises(ValueError, match="has 2 hashes, not 1"):
+        acc.push_frontier([leaf_hash(b"b")], 3)

@@ -17,7 +17,7 @@ Everything here is pure: no I/O, no clock, no randomness.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from consentry.domain.errors import ProofRangeError
 from consentry.domain.merkle_core import (
@@ -182,12 +182,47 @@ class RootAccumulator:
         finally:
             self._size = n
 
+    def push_subtree(self, level: int, subtree_root: bytes) -> None:
+        """Add the next ``2**level`` leaves at once, by the root of their perfect subtree; the
+        size so far must be a multiple of ``2**level`` (the subtree is aligned)."""
+        if self._on_node is not None:
+            raise ValueError("push_subtree cannot tell on_node of the nodes inside the subtree")
+        if level < 0 or self._size & ((1 << level) - 1):
+            raise ValueError(f"a subtree of level {level} cannot follow {self._size} leaves")
+        stack, h, m = self._stack, subtree_root, self._size >> level
+        while m & 1:
+            h = _sha256(b"\x01" + stack.pop() + h).digest()
+            m >>= 1
+        stack.append(h)
+        self._size += 1 << level
+
+    def push_frontier(self, frontier: Sequence[bytes], count: int) -> None:
+        """Add ``count`` leaves at once by the frontier (``frontier()``) of an accumulator that
+        was fed exactly them; the size so far must be a multiple of the power of two just
+        above ``count`` (or of ``count`` itself when it is one)."""
+        levels = [bit for bit in range(count.bit_length() - 1, -1, -1) if count >> bit & 1]
+        if len(levels) != len(frontier):
+            raise ValueError(
+                f"a frontier of {count} leaves has {len(levels)} hashes, not {len(frontier)}"
+            )
+        for level, h in zip(levels, frontier, strict=True):
+            self.push_subtree(level, h)
+
+    def frontier(self) -> list[bytes]:
+        """The perfect subtrees' roots, largest first (one per set bit of the size)."""
+        return list(self._stack)
+
     def root(self) -> bytes:
         """MTH of everything pushed so far (``EMPTY_ROOT`` before the first push)."""
-        stack = self._stack
-        if not stack:
-            return EMPTY_ROOT
-        acc = stack[-1]
-        for i in range(len(stack) - 2, -1, -1):
-            acc = node_hash(stack[i], acc)
-        return acc
+        return root_of_frontier(self._stack)
+
+
+def root_of_frontier(frontier: Sequence[bytes]) -> bytes:
+    """MTH of a tree given by its frontier, largest subtree first; the frontier of a tree
+    followed by the frontier of an aligned range after it is the frontier of the whole."""
+    if not frontier:
+        return EMPTY_ROOT
+    acc = frontier[-1]
+    for i in range(len(frontier) - 2, -1, -1):
+        acc = node_hash(frontier[i], acc)
+    return acc

@@ -6,7 +6,7 @@ import hashlib
 import multiprocessing
 import threading
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -18,6 +18,8 @@ from consentry.domain.merkle import (
     RootAccumulator,
     consistency_proof,
     inclusion_proof,
+    node_hash,
+    root_of_frontier,
 )
 from consentry.domain.merkle import root as merkle_root
 from consentry.ports import AppendResult, Batch, Store
@@ -83,10 +85,12 @@ def verify_ledger(ctx: Context, workers: int = 1) -> VerifyReport:
             report.problems.append(f"checkpoint at size {cp.size}: note disagrees with its row")
             continue
         trusted[size] = root
-    if workers > 1 and ctx.reader is not None:
+    ranges = _ranges(ctx.store.size(), sorted(trusted))
+    if workers > 1 and ctx.reader is not None and len(ranges) > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=_spawner()) as pool:
-            return _fold_chunks(report, trusted, _parallel_chunks(ctx, pool), ctx)
-    return _fold_chunks(report, trusted, _sequential_chunks(ctx), ctx)
+            found = pool.map(_check_range, repeat(ctx.reader), *zip(*ranges, strict=True))
+            return _fold(report, trusted, found, ctx)
+    return _fold(report, trusted, (_scan(ctx.store, *r) for r in ranges), ctx)
 
 
 def _spawner() -> multiprocessing.context.BaseContext:
@@ -97,130 +101,141 @@ def _spawner() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("forkserver")
 
 
-Checked = tuple[int, Sequence[bytes], "str | None"]
+#: Leaves per range: a power of two, so that each range is one aligned perfect subtree (the last
+#: one excepted) which one worker checks and hashes up on its own.
+PARALLEL_CHUNK = 1 << 14
+
+Range = tuple[int, int, list[int]]
 
 
-def _sequential_chunks(ctx: Context) -> Iterator[Checked]:
-    expected = 0
-    for rows in ctx.store.leaf_chunks():
-        hashes, problem = _check_rows(rows, expected)
-        yield expected, hashes, problem
-        if problem is not None:
-            return
-        expected += len(hashes)
+def _ranges(size: int, stops: list[int]) -> list[Range]:
+    """The aligned ranges [start, end) of the ledger, each with the trusted sizes in (start,
+    end]."""
+    out = []
+    for start in range(0, size, PARALLEL_CHUNK):
+        end = min(start + PARALLEL_CHUNK, size)
+        out.append((start, end, stops[bisect_right(stops, start) : bisect_right(stops, end)]))
+    return out
 
 
-PARALLEL_CHUNK = 50_000
+@dataclass(frozen=True)
+class CheckedRange:
+    """What was found in one aligned range: ``count`` good leaves from ``start``, the frontier
+    of the tree of just them, the root of that tree at each trusted size inside the range (to
+    be folded into the frontier of everything before it), and the first problem."""
 
-
-def _parallel_chunks(ctx: Context, pool: ProcessPoolExecutor) -> Iterator[Checked]:
-    size = ctx.store.size()
-    starts = range(0, size, PARALLEL_CHUNK)
-    ends = [min(s + PARALLEL_CHUNK, size) for s in starts]
-    for start, (joined, problem) in zip(
-        starts, pool.map(_check_range, repeat(ctx.reader), starts, ends), strict=True
-    ):
-        hashes = [joined[i : i + 32] for i in range(0, len(joined), 32)]
-        yield start, hashes, problem
-        if problem is not None:
-            return
+    start: int
+    count: int
+    frontier: list[bytes]
+    at_sizes: list[tuple[int, bytes]]
+    problem: str | None
 
 
 _worker_store: list[Store] = []
 
 
-def _check_range(reader: Callable[[], Store], start: int, end: int) -> tuple[bytes, str | None]:
-    """In a worker process: check leaves [start, end) of a freshly opened store."""
+def _check_range(
+    reader: Callable[[], Store], start: int, end: int, stops: list[int]
+) -> CheckedRange:
+    """In a worker process: ``_scan`` over a store opened once per worker."""
     if not _worker_store:
         _worker_store.append(reader())
-    hashes: list[bytes] = []
+    return _scan(_worker_store[0], start, end, stops)
+
+
+def _scan(store: Store, start: int, end: int, stops: list[int]) -> CheckedRange:
+    """Recompute the leaf hashes of [start, end) and the tree of just them: each leaf must be at
+    its index, match its stored hash and declare its own place. The hot loop of ``ledger
+    verify`` (``RootAccumulator.push`` inlined: about one node hash per leaf)."""
+    sha256 = hashlib.sha256
+    leaf_prefix = sha256(b"\x00").copy  # a leaf's hash starts from the 0x00 prefix
+    stack: list[bytes] = []
+    pop, push = stack.pop, stack.append
+    at_sizes: list[tuple[int, bytes]] = []
+    pending = iter(stops)
+    stop = next(pending, -1)
+    i = start
     problem: str | None = None
-    for rows in _worker_store[0].leaf_chunks(start, end):
-        got, problem = _check_rows(rows, start + len(hashes))
-        hashes.extend(got)
+    for rows in store.leaf_chunks(start, end):
+        for index, raw, stored in rows:
+            if index != i:
+                problem = f"leaf {i} is missing (next stored index is {index})"
+                break
+            hasher = leaf_prefix()
+            hasher.update(raw)
+            h = hasher.digest()
+            if h != stored:
+                problem = f"leaf {i}: its bytes do not match its stored hash"
+                break
+            if b'"seq":%d,' % i not in raw:
+                problem = f"leaf {i}: it declares another place in the ledger"
+                break
+            m = i - start
+            while m & 1:
+                h = sha256(b"\x01" + pop() + h).digest()
+                m >>= 1
+            push(h)
+            i += 1
+            if i == stop:
+                at_sizes.append((i, root_of_frontier(stack)))
+                stop = next(pending, -1)
         if problem is not None:
             break
-    if problem is None and len(hashes) < end - start:
-        problem = f"leaf {start + len(hashes)} is missing"
-    return b"".join(hashes), problem
+    if problem is None and i < end:
+        problem = f"leaf {i} is missing"
+    return CheckedRange(start, i - start, stack, at_sizes, problem)
 
 
-def _fold_chunks(
-    report: VerifyReport, trusted: dict[int, bytes], chunks: Iterator[Checked], ctx: Context
+def _fold(
+    report: VerifyReport, trusted: dict[int, bytes], found: Iterable[CheckedRange], ctx: Context
 ) -> VerifyReport:
-    """Build the tree from checked chunks, comparing the root at every trusted checkpoint."""
+    """Join the ranges in order, comparing the root at every trusted checkpoint."""
     acc = RootAccumulator()
     last_good = 0  # the size of the last checkpoint that matched
-    expected = 0
-    stops = sorted(trusted)
-    for _start, hashes, problem in chunks:
-        # Push in segments that end at checkpoint sizes, comparing the root at each.
-        pos = 0
-        while pos < len(hashes):
-            upto = len(hashes)
-            nxt = bisect_right(stops, expected)
-            if nxt < len(stops) and stops[nxt] - expected <= upto - pos:
-                upto = pos + stops[nxt] - expected
-            acc.push_many(hashes[pos:upto])
-            expected += upto - pos
-            pos = upto
-            want = trusted.get(expected)
-            if want is not None:
-                if acc.root() != want:
-                    where = (
-                        f"leaf {last_good} was changed"
-                        if expected - last_good == 1
-                        else f"a leaf in [{last_good}, {expected}) was changed"
-                    )
-                    report.problems.append(
-                        f"the tree of size {expected} does not match its signed checkpoint: {where}"
-                    )
-                    report.first_bad_index = last_good
-                    break
-                last_good = expected
-                report.checkpoints_checked += 1
+    for checked in found:
+        before = acc.frontier()
+        for size, range_root in checked.at_sizes:
+            got = range_root
+            for left in reversed(before):
+                got = node_hash(left, got)
+            last_good = _compare(report, size, got, trusted[size], last_good)
+            if report.problems:
+                break
         if report.problems:
             break
-        if problem is not None:
-            report.problems.append(problem)
-            report.first_bad_index = expected
+        acc.push_frontier(checked.frontier, checked.count)
+        if checked.problem is not None:
+            report.problems.append(checked.problem)
+            report.first_bad_index = acc.size
             break
-    report.size = expected
+    report.size = acc.size
     report.root = acc.root()
     if report.ok:
-        beyond = [s for s in trusted if s > expected]
+        beyond = [s for s in trusted if s > acc.size]
         if beyond:
             report.problems.append(
-                f"a signed checkpoint covers {max(beyond)} leaves but the ledger has {expected}: "
-                "leaves were removed"
+                f"a signed checkpoint covers {max(beyond)} leaves but the ledger has "
+                f"{acc.size}: leaves were removed"
             )
-            report.first_bad_index = expected
-        elif merkle_root(ctx.store.tree(), expected) != report.root:
+            report.first_bad_index = acc.size
+        elif merkle_root(ctx.store.tree(), acc.size) != report.root:
             report.problems.append("the stored Merkle nodes do not match the leaves")
     return report
 
 
-def _check_rows(
-    rows: Sequence[tuple[int, bytes, bytes]], start: int
-) -> tuple[list[bytes], str | None]:
-    """Recompute the leaf hashes of consecutive rows from ``start``: each row must be at its
-    index, match its stored hash and declare its own place. Returns the good hashes and the first
-    problem (at index ``start + len(hashes)``). The hot loop of ``ledger verify``."""
-    sha256 = hashlib.sha256
-    hashes: list[bytes] = []
-    append = hashes.append
-    i = start
-    for index, raw, stored in rows:
-        if index != i:
-            return hashes, f"leaf {i} is missing (next stored index is {index})"
-        h = sha256(b"\x00" + raw).digest()
-        if h != stored:
-            return hashes, f"leaf {i}: its bytes do not match its stored hash"
-        if b'"seq":%d,' % i not in raw:
-            return hashes, f"leaf {i}: it declares another place in the ledger"
-        append(h)
-        i += 1
-    return hashes, None
+def _compare(report: VerifyReport, size: int, got: bytes, want: bytes, last_good: int) -> int:
+    """Compare the recomputed root at a trusted size; returns the new last good size."""
+    if got == want:
+        report.checkpoints_checked += 1
+        return size
+    where = (
+        f"leaf {last_good} was changed"
+        if size - last_good == 1
+        else f"a leaf in [{last_good}, {size}) was changed"
+    )
+    report.problems.append(f"the tree of size {size} does not match its signed checkpoint: {where}")
+    report.first_bad_index = last_good
+    return last_good
 
 
 def prove_inclusion(ctx: Context, index: int, size: int | None = None) -> dict[str, Any]:
