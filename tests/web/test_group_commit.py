@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from consentry.bootstrap import App, SystemClock, open_app
+from consentry.bootstrap import SystemClock, open_app
 from consentry.domain.errors import NotFound
 from consentry.domain.leaves import decode_leaf
 from consentry.domain.tokens import make_unsubscribe_token
@@ -20,9 +20,9 @@ from consentry.services.context import Context
 from consentry.services.unsubscribe import UnsubscribeRequest, unsubscribe_many
 from consentry.settings import load_settings
 from consentry.store.sqlite import SQLiteStore
-from consentry.web.app import create_app
 from consentry.web.group_commit import GroupCommit
 from tests.support.audience import LIST, grant_all, organised
+from tests.support.web import app_over
 
 PEOPLE = [f"p{i}@example.org" for i in range(40)]
 
@@ -96,14 +96,8 @@ def test_unsubscribe_many_writes_one_append_and_answers_each(home: Path) -> None
 
 
 def test_concurrent_one_click_posts_share_commits_and_all_are_durable(home: Path) -> None:
-    opened: list[App] = []
-
-    def factory() -> App:
-        opened.append(open_app(load_settings({"CONSENTRY_HOME": str(home)})))
-        return opened[0]
-
-    asgi = create_app(factory)
-    ctx = opened[0].context
+    asgi, app = app_over(home)
+    ctx = app.context
     paths = [f"/u/{LIST}/{t}" for t in _tokens(ctx)]
 
     async def main() -> list[int]:
@@ -121,4 +115,4 @@ def test_concurrent_one_click_posts_share_commits_and_all_are_durable(home: Path
         inner = asgi.app  # BodyLimit wraps the FastAPI app
         assert inner.state.unsubscribes.batches < len(PEOPLE)
     finally:
-        opened[0].close()
+        app.close()

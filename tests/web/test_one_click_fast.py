@@ -12,15 +12,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from consentry.bootstrap import App, SystemClock, open_app
+from consentry.bootstrap import App, SystemClock
 from consentry.domain.leaves import decode_leaf
 from consentry.domain.tokens import make_unsubscribe_token
 from consentry.services import consent
-from consentry.settings import load_settings
 from consentry.store.sqlite import SQLiteStore
-from consentry.web.app import create_app
 from consentry.web.one_click_fast import OneClickFastPath
 from tests.support.audience import LIST, grant_all, organised
+from tests.support.web import app_over
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "Mail/1.0"}
 
@@ -31,20 +30,14 @@ def _served(tmp_path: Path, name: str) -> Iterator[tuple[Any, str, App]]:
     ctx = organised(SQLiteStore(db), home, SystemClock(), partial(SQLiteStore, db))
     grant_all(ctx, ["ann@example.org"])
     ctx.store.close()
-    opened: list[App] = []
-
-    def factory() -> App:
-        opened.append(open_app(load_settings({"CONSENTRY_HOME": str(home)})))
-        return opened[0]
-
-    asgi = create_app(factory)
-    ctx = opened[0].context
-    kid, key = ctx.keys.token_key()
-    token = make_unsubscribe_token(kid, key, consent.subject_for(ctx, "ann@example.org")[1], LIST)
+    asgi, app = app_over(home)
+    kid, key = app.context.keys.token_key()
+    subject = consent.subject_for(app.context, "ann@example.org")[1]
+    token = make_unsubscribe_token(kid, key, subject, LIST)
     try:
-        yield asgi, token, opened[0]
+        yield asgi, token, app
     finally:
-        opened[0].close()
+        app.close()
 
 
 @pytest.fixture
