@@ -85,8 +85,12 @@ class TiledSource(SubtreeSource):
             elif level > 0:
                 found = cache.get(key)
                 if found is None:
-                    found = node_hash(self.perfect(level - 1, 2 * index),
-                                      self.perfect(level - 1, 2 * index + 1))  # fmt: skip
+                    if index << level >= self._committed_size:  # every leaf under it is fresh
+                        leaves = self._read(0, index << level, (index + 1) << level)
+                        found = _hash_up(leaves, level)
+                    else:
+                        found = node_hash(self.perfect(level - 1, 2 * index),
+                                          self.perfect(level - 1, 2 * index + 1))  # fmt: skip
                     cache[key] = found
                 return found
         cached = cache.get(key)
