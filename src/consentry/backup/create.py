@@ -27,6 +27,7 @@ from consentry.backup.db import Database, locate, open_database
 from consentry.backup.dump import Digest, Survey, sections, survey, tree_root
 from consentry.domain.errors import InputError
 from consentry.domain.leaves import format_time
+from consentry.processes import alive
 
 
 @dataclass(frozen=True)
@@ -120,21 +121,11 @@ def remove_stale_partials(directory: Path, name: str = "*") -> list[Path]:
     removed = []
     for path in directory.glob(f".{name}.*.partial"):
         pid = path.name.rsplit(".", 2)[-2]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or alive(int(pid)):
             continue
         path.unlink(missing_ok=True)
         removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _publish(partial: Path, target: Path) -> None:

@@ -40,6 +40,7 @@ from consentry.ports import (
     Store,
     Transport,
 )
+from consentry.processes import alive
 from consentry.services.campaigns import (
     DEFAULT_APPROVAL_THRESHOLD,
     HALT_CONTROL,
@@ -63,7 +64,6 @@ from consentry.services.dispatch_records import (
 )
 from consentry.services.dispatch_support import (
     SharedStore,
-    alive,
     drain,
     message_id,
     no_address,

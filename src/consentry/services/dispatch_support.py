@@ -41,16 +41,6 @@ def no_address(decision: Decision) -> Decision:
     return replace(decision, allowed=False, reason="no-address", basis=None, justifying=None)
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class SharedStore:
     """The dispatcher's own store handed to the watcher where no second connection can be
     opened (the memory store); closing it leaves the store open."""
