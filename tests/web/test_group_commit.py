@@ -112,7 +112,7 @@ def test_concurrent_one_click_posts_share_commits_and_all_are_durable(home: Path
         assert asyncio.run(main()) == [200] * len(PEOPLE)
         leaves = [decode_leaf(s.raw) for s in ctx.store.iter_leaves()]
         assert sum(leaf.kind == "consent-withdrawn" for leaf in leaves) == len(PEOPLE)
-        inner = asgi.app  # BodyLimit wraps the FastAPI app
+        inner = asgi.app.app  # BodyLimit(OneClickFastPath(FastAPI))
         assert inner.state.unsubscribes.batches < len(PEOPLE)
     finally:
         app.close()

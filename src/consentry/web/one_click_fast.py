@@ -55,9 +55,6 @@ class OneClickFastPath:
         self.answer = answer
         self.taken = 0  # requests answered here, for tests and benchmarks
 
-    def __getattr__(self, name: str) -> Any:  # the app's state and routes, for callers
-        return getattr(self.app, name)
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
