@@ -196,7 +196,10 @@ def parse_time(text: str) -> datetime:
         raise InvalidLeaf(
             f"time {text!r} is not RFC 3339 UTC of the form 2026-01-31T12:00:00.000000Z"
         )
-    return datetime.fromisoformat(text)  # "Z" parses to UTC itself
+    try:
+        return datetime.fromisoformat(text)  # "Z" parses to UTC itself
+    except ValueError as exc:  # the right spelling of a day or hour that does not exist
+        raise InvalidLeaf(f"time {text!r} is not a valid time: {exc}") from None
 
 
 @dataclass(frozen=True, slots=True)
