@@ -7,13 +7,14 @@ suite in ``tests/store/test_contract.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from consentry.domain.leaves import LeafDraft
 from consentry.domain.merkle import SubtreeSource
+from consentry.domain.policy_bulk import AudienceRow
 from consentry.domain.state import LeafRef, Projection, SubjectState
 
 # --- what a batch carries besides its leaves ------------------------------------------------------
@@ -214,6 +215,19 @@ class Store(Protocol):
     def list_states(self, list_id: str) -> Iterator[tuple[str, SubjectState]]:
         """Every subject with a consent record on the list, streamed: each state holds that
         list's record only, and the suppressions in its scope (global or the list)."""
+        ...
+
+    def audience_rows(
+        self, list_id: str, subjects: Iterable[str]
+    ) -> Iterator[tuple[list[str], list[AudienceRow]]]:
+        """The gate's fast path for an audience, a chunk at a time: the chunk's members (repeats
+        kept; chunks may come in any order) and one row for each that the store knows, in the
+        layout of ``policy_bulk.ROW_COLUMNS`` (extra trailing columns allowed)."""
+        ...
+
+    def list_rows(self, list_id: str) -> Iterator[list[AudienceRow]]:
+        """The rows (as ``audience_rows``) of everyone with a record on the list, a page at a
+        time."""
         ...
 
     def suppressed_subjects(self) -> Iterator[str]:

@@ -20,6 +20,7 @@ from consentry.domain.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from consentry.domain.policy_bulk import ROW_COLUMNS, row_of
 from consentry.domain.state import ConsentStatus, SuppressionReason
 from consentry.ports import AddressRow, Batch, EvidenceBlob, NoticeText
 from tests.support import builders as b
@@ -297,6 +298,66 @@ def test_list_states_page_through_many_subjects(store: Any) -> None:
     store.append(Batch(leaves=[b.given(x, "news") for x in subjects]))
     seen = [subject for subject, _ in store.list_states("news")]
     assert sorted(seen) == sorted(subjects)
+
+
+def _normal(row: Any) -> tuple[Any, ...]:
+    """A row with its flags as booleans (SQLite returns 0/1) and no extra trailing columns."""
+    flags = {ROW_COLUMNS.index(c) for c in ("no_evidence", "given_ok", "confirmed",
+             "no_justifying", "sup_global", "sup_grant_after", "sup_justifying_after",
+             "complex")}  # fmt: skip
+    cut = tuple(row[: len(ROW_COLUMNS)])
+    return tuple(bool(v) if i in flags and v is not None else v for i, v in enumerate(cut))
+
+
+def _rows_agree(got: Any, state: Any, list_id: str) -> None:
+    """A store's row is ``row_of``'s, or complex (any row may be: it is then decided from the
+    whole state); a row that must be complex (no record on the list, more than one suppression
+    in scope) is."""
+    want = _normal(row_of(got[0], state, list_id))
+    got = _normal(got)
+    if want[-1] or got[-1]:
+        assert got[-1], got[0]
+        return
+    assert got == want
+
+
+def test_audience_and_list_rows_are_the_rows_of_the_subjects_states(store: Any) -> None:
+    """The gate's fast path reads flat rows; each must be what ``row_of`` makes of the
+    subject's state, on every backend."""
+    subjects = [b.subject(i) for i in range(14)]
+    store.append(Batch(leaves=[b.list_created("news"), b.list_created("offers")]))
+    store.append(Batch(leaves=[b.given(x, "news") for x in subjects[:10]]))
+    store.append(Batch(leaves=[
+        b.given(subjects[5], "offers"), b.given(subjects[11], "offers"),
+        b.given(subjects[6], "news", basis="soft_opt_in", evidence=None,
+                facts={"sale_or_negotiation": True, "refusal_offered": True}),
+        b.given(subjects[7], "news", valid_until="2027-01-01T00:00:00.000000Z"),
+        b.suppressed(subjects[1], "complaint", "*"),
+        b.suppressed(subjects[2], "unsubscribe", "offers"),
+        b.suppressed(subjects[3], "unsubscribe", "news"),
+        b.suppressed(subjects[3], "hard-bounce", "*"),
+        b.suppressed(subjects[12], "hard-bounce", "*"),
+        b.withdrawn(subjects[4], None),
+        b.erased(subjects[8]),
+    ]))  # fmt: skip
+    store.append(Batch(leaves=[b.given(subjects[1], "news")]))  # granted after the complaint
+    audience = [*subjects, b.subject("nobody"), subjects[0]]
+    chunks = list(store.audience_rows("news", audience))
+    assert sorted(m for members, _ in chunks for m in members) == sorted(audience)
+    rows = {row[0]: row for _, found in chunks for row in found}
+    full = store.subject_states(audience)
+    assert set(rows) == set(full)  # one row for each subject the store holds a state of
+    for subject, row in rows.items():
+        _rows_agree(row, full[subject], "news")
+    complex_ = {s for s, row in rows.items() if row[ROW_COLUMNS.index("complex")]}
+    assert {subjects[3], subjects[11], subjects[12]} <= complex_  # two in scope; no record
+    assert subjects[0] not in complex_ and subjects[2] not in complex_
+    listed = {r[0]: r for page in store.list_rows("news") for r in page}
+    assert set(listed) == {s for s, st in full.items() if "news" in st.consents}
+    for subject, row in listed.items():
+        _rows_agree(row, full[subject], "news")
+    assert list(store.list_rows("nobody")) == []
+    assert list(store.audience_rows("news", [])) == []
 
 
 def test_one_batch_that_grants_twice_to_the_same_list_keeps_the_later_grant(store: Any) -> None:

@@ -4,10 +4,9 @@ projections, with the organisation profile and the ledger position they were rea
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import islice
 
 from consentry.domain.policy import Decision, SendContext, decide
-from consentry.domain.policy_bulk import decide_many
+from consentry.domain.policy_bulk import decide_rows
 from consentry.domain.profiles import Jurisdiction, TemplateClass
 from consentry.services.consent import organisation, require_list, subject_for
 from consentry.services.context import Context
@@ -40,19 +39,22 @@ def send_context(
 
 
 def decide_audience(
-    ctx: Context, context: SendContext, subjects: Iterable[str], chunk: int = CHUNK
+    ctx: Context, context: SendContext, subjects: Iterable[str]
 ) -> Iterator[tuple[str, Decision]]:
-    """Decide for every subject ref of an audience, reading states a chunk at a time."""
-    it = iter(subjects)
-    while batch := list(islice(it, chunk)):
-        states = ctx.store.subject_states(batch)
-        yield from decide_many(((s, states.get(s)) for s in batch), context)
+    """Decide for every subject ref of an audience (one decision per member, repeats included,
+    in the order the store reads them), from the store's audience rows a chunk at a time and
+    once per distinct key (``domain.policy_bulk.decide_rows``)."""
+    chunks = ctx.store.audience_rows(context.list_id, subjects)
+    return decide_rows(chunks, context, ctx.store.subject_states)
 
 
 def decide_list(ctx: Context, context: SendContext) -> Iterator[tuple[str, Decision]]:
     """Decide for everyone with a consent record on the context's list, streamed from the store
-    and decided once per shape of state (``domain.policy_bulk``)."""
-    return decide_many(ctx.store.list_states(context.list_id), context)
+    and decided once per distinct key (``domain.policy_bulk.decide_rows``)."""
+    pages = ((
+        [row[0] for row in page], page) for page in ctx.store.list_rows(context.list_id)
+    )  # fmt: skip
+    return decide_rows(pages, context, ctx.store.subject_states)
 
 
 def check_send(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from consentry.domain.errors import StoreError
 from consentry.domain.leaves import decode_leaf, place
 from consentry.domain.merkle import MemoryTree, SubtreeSource, leaf_hash
+from consentry.domain.policy_bulk import AudienceRow, row_of
 from consentry.domain.state import GLOBAL_SCOPE, LeafRef, Projection, SubjectState, changes_for
 from consentry.ports import (
     AddressRow,
@@ -25,6 +27,8 @@ from consentry.ports import (
 )
 from consentry.store.memory_dispatch import MemoryDispatch
 from consentry.store.memory_tokens import MemoryTokens
+
+_AUDIENCE_CHUNK = 1000
 
 
 class MemoryStore(MemoryTokens, MemoryDispatch):
@@ -163,6 +167,25 @@ class MemoryStore(MemoryTokens, MemoryDispatch):
             )
             erased = subject in self._projection.erased
             yield subject, SubjectState(subject, {list_id: record}, sups, erased)
+
+    def audience_rows(
+        self, list_id: str, subjects: Iterable[str]
+    ) -> Iterator[tuple[list[str], list[AudienceRow]]]:
+        it = iter(subjects)
+        while chunk := list(islice(it, _AUDIENCE_CHUNK)):
+            rows = [self._row(s, list_id) for s in dict.fromkeys(chunk)]
+            yield chunk, [r for r in rows if r is not None]
+
+    def _row(self, subject: str, list_id: str) -> AudienceRow | None:
+        with self._lock:
+            return row_of(subject, self._projection.subject_state(subject), list_id)
+
+    def list_rows(self, list_id: str) -> Iterator[list[AudienceRow]]:
+        with self._lock:
+            subjects = sorted(s for s, c in self._projection.consents.items() if list_id in c)
+        for i in range(0, len(subjects), _AUDIENCE_CHUNK):
+            rows = [self._row(s, list_id) for s in subjects[i : i + _AUDIENCE_CHUNK]]
+            yield [r for r in rows if r is not None]
 
     def list_info(self, list_id: str) -> ListInfo | None:
         found = self._projection.lists.get(list_id)

@@ -8,15 +8,17 @@ number of processes append with gap-free indexes.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
 from consentry.domain.errors import AppendOnlyViolation, ConsentryError, StoreError
+from consentry.domain.policy_bulk import AudienceRow
 from consentry.store.migrate import apply_migrations
-from consentry.store.sql_base import SQLStore
+from consentry.store.sql_base import CHUNK, SQLStore
 from consentry.store.sql_queries import load_queries
 from consentry.store.sql_tokens import SQLTokens
 
@@ -66,6 +68,7 @@ class PostgresStore(SQLTokens, SQLStore):
             raise
         except Exception as exc:
             raise StoreError(f"cannot open PostgreSQL store {_redact(url)}: {exc}") from exc
+        self._libpq_url, self._schema = libpq_url, schema
         super().__init__(conn, load_queries("postgres", "%s"), "%s")
 
     #: Upserts whose rows must be unique per key inside one statement: (name, key columns).
@@ -118,6 +121,39 @@ class PostgresStore(SQLTokens, SQLStore):
                 return [list(c.fetchall()) for c in cursors]
             except self.driver_errors as exc:
                 raise self._translate(exc) from exc
+
+    def audience_rows(
+        self, list_id: str, subjects: Iterable[str]
+    ) -> Iterator[tuple[list[str], list[AudienceRow]]]:
+        """The audience is copied into a table made for this read and joined to the projections
+        in one statement, as a plain SQL join of it would be: hash joins over the whole audience
+        (a probe of the subjects' index per member costs far more), run by parallel workers
+        (which a temporary table would forbid). The rows are streamed on a connection of their
+        own, so that the caller may read states from the store between chunks; the transaction
+        is rolled back at the end, and the table with it, so nothing is ever written."""
+        table = f"consentry_audience_{uuid.uuid4().hex}"
+        query = self._sql("audience_rows").replace("consentry_audience", table)
+        try:
+            with psycopg.connect(self._libpq_url, connect_timeout=10) as conn:
+                if self._schema:
+                    conn.execute(f'SET search_path TO "{self._schema}"')
+                conn.execute(f"CREATE UNLOGGED TABLE {table} (subject TEXT NOT NULL)")
+                with conn.cursor().copy(f"COPY {table} (subject) FROM STDIN") as copy:
+                    for subject in subjects:
+                        copy.write_row((subject,))
+                conn.execute(f"ANALYZE {table}")  # the join's plan needs the audience's size
+                page: list[Any] = []
+                stream = conn.cursor(binary=True).stream(query, (list_id, list_id), size=CHUNK)
+                for row in stream:
+                    page.append(row)
+                    if len(page) == CHUNK:
+                        yield [r[0] for r in page], [r for r in page if r[23] is not None]
+                        page = []
+                if page:
+                    yield [r[0] for r in page], [r for r in page if r[23] is not None]
+                conn.rollback()
+        except self.driver_errors as exc:
+            raise self._translate(exc) from exc
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
         # Binary results: bytea arrives as raw bytes instead of hex text to decode.

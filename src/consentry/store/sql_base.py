@@ -12,15 +12,16 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from itertools import groupby
+from itertools import groupby, islice
 from typing import Any, TypeVar
 
 from consentry.domain.errors import ConsentryError, StoreError
 from consentry.domain.leaves import decode_leaf, format_time, parse_time, place
 from consentry.domain.merkle import SubtreeSource, TiledSource, completed_nodes, leaf_hash
 from consentry.domain.merkle import root as merkle_root
+from consentry.domain.policy_bulk import AudienceRow
 from consentry.domain.state import (
     LeafRef,
     Projection,
@@ -366,6 +367,27 @@ class SQLStore(SQLDispatch):
                         subject in erased,
                     )  # fmt: skip
         return out
+
+    def audience_rows(
+        self, list_id: str, subjects: Iterable[str]
+    ) -> Iterator[tuple[list[str], list[AudienceRow]]]:
+        """IN-list chunks; see ``Store.audience_rows``."""
+        it = iter(subjects)
+        while chunk := list(islice(it, IN_CHUNK)):
+            unique = list(dict.fromkeys(chunk))
+            marks = ", ".join([self._placeholder] * len(unique))
+            rows = self._all("audience_rows", (list_id, list_id, *unique), subjects=marks)
+            yield chunk, rows
+
+    def list_rows(self, list_id: str) -> Iterator[list[AudienceRow]]:
+        after = 0
+        while True:
+            rows = self._all("list_rows", (list_id, list_id, after, CHUNK))
+            if rows:
+                yield rows
+            if len(rows) < CHUNK:
+                return
+            after = int(rows[-1][23])
 
     def suppressed_subjects(self) -> Iterator[str]:
         after = 0

@@ -114,3 +114,39 @@ WHERE m.campaign_id = u.campaign_id AND m.subject_id = u.subject_id;
 UPDATE campaign_messages m SET state = 'handing'
 FROM unnest(?::text[], ?::bigint[]) AS u(campaign_id, subject_id)
 WHERE m.campaign_id = u.campaign_id AND m.subject_id = u.subject_id AND m.state = 'decided';
+
+-- The gate's audience rows (consentry.domain.policy_bulk.ROW_COLUMNS) for an audience loaded
+-- into the table consentry_audience (renamed per read), plus the subject id (NULL: unknown).
+-- given_ok: the one spelling format_time writes, with the hour, minute and second in range. The
+-- suppressions in scope are a join (an EXISTS per row would keep the join from running in
+-- parallel); of a subject with exactly one, the row says what the policy reads of it.
+-- name: audience_rows
+SELECT a.subject, c.status, c.basis, c.jurisdiction, c.source, c.evidence IS NULL,
+    substr(c.given_at, 1, 10),
+    c.given_at ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9][.][0-9]{6}Z$',
+    c.valid_until, c.confirmed, c.justifying_index IS NULL, c.facts,
+    p.reason, p.scope = '*', c.grant_index > p.leaf_index,
+    CASE WHEN p.leaf_index IS NOT NULL THEN COALESCE(c.justifying_index > p.leaf_index, false) END,
+    c.given_at, c.grant_index, c.grant_hash, c.justifying_index, c.justifying_hash, p.leaf_index,
+    c.subject_id IS NULL OR COALESCE(p.n > 1, false),
+    s.id
+FROM consentry_audience a LEFT JOIN subjects s ON s.subject = a.subject
+LEFT JOIN proj_consent c ON c.subject_id = s.id AND c.list_id = ?
+LEFT JOIN (
+    SELECT subject_id, count(*) AS n, min(leaf_index) AS leaf_index, min(reason) AS reason,
+        min(scope) AS scope
+    FROM proj_suppression WHERE scope IN ('*', ?) GROUP BY subject_id
+) p ON p.subject_id = s.id;
+
+-- A page of the list's audience rows (keyset on the subject id, the last column).
+-- name: list_rows
+SELECT c.subject, c.status, c.basis, c.jurisdiction, c.source, c.evidence IS NULL,
+    substr(c.given_at, 1, 10),
+    c.given_at ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9][.][0-9]{6}Z$',
+    c.valid_until, c.confirmed, c.justifying_index IS NULL, c.facts,
+    NULL, NULL, NULL, NULL, c.given_at,
+    c.grant_index, c.grant_hash, c.justifying_index, c.justifying_hash, NULL,
+    EXISTS (SELECT 1 FROM proj_suppression p
+        WHERE p.subject_id = c.subject_id AND p.scope IN ('*', ?)),
+    c.subject_id
+FROM proj_consent c WHERE c.list_id = ? AND c.subject_id > ? ORDER BY c.subject_id LIMIT ?;
