@@ -27,10 +27,9 @@ from consentry.domain.errors import (
 )
 from consentry.domain.leaves import LeafDraft, canonical_json, decode_leaf
 from consentry.domain.policy import SendContext
-from consentry.domain.policy_bulk import decide_many
+from consentry.domain.policy_bulk import AudienceRow, decide_rows
 from consentry.domain.profiles import RULESET_VERSION, Jurisdiction, TemplateClass
 from consentry.domain.sender import SenderIdentity, check_identity
-from consentry.domain.state import SubjectState
 from consentry.ports import ApprovalRow, Batch, CampaignRow
 from consentry.services.consent import leaf_time, organisation, require_list
 from consentry.services.context import Context
@@ -158,17 +157,16 @@ def preflight(ctx: Context, name: str) -> dict[str, Any]:
     context = campaign_context(ctx, row)
     jurisdictions: deque[str] = deque()
 
-    def states() -> Iterator[tuple[str, SubjectState | None]]:
-        for subject, state in ctx.store.list_states(row.list_id):
-            record = state.consents.get(row.list_id) if state is not None else None
-            jurisdictions.append(record.jurisdiction if record is not None else "unknown")
-            yield subject, state
+    def pages() -> Iterator[tuple[list[str], list[AudienceRow]]]:
+        for page in ctx.store.list_rows(row.list_id):
+            jurisdictions.extend(r[3] if r[3] is not None else "unknown" for r in page)
+            yield [r[0] for r in page], page
 
     by_basis: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
     by_jurisdiction: dict[str, Counter[str]] = {}
     unjustified = 0
-    for _, decision in decide_many(states(), context):
+    for _, decision in decide_rows(pages(), context, ctx.store.subject_states):
         where = jurisdictions.popleft()
         verdict = "allowed" if decision.allowed else "denied"
         by_jurisdiction.setdefault(where, Counter())[verdict] += 1
