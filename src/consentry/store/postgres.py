@@ -128,29 +128,48 @@ class PostgresStore(SQLTokens, SQLStore):
         """The audience is copied into a table made for this read and joined to the projections
         in one statement, as a plain SQL join of it would be: hash joins over the whole audience
         (a probe of the subjects' index per member costs far more), run by parallel workers
-        (which a temporary table would forbid). The rows are streamed on a connection of their
-        own, so that the caller may read states from the store between chunks; the transaction
-        is rolled back at the end, and the table with it, so nothing is ever written."""
+        (which a temporary table would forbid). The table is made in the read's transaction,
+        which is rolled back at the end, so nothing is ever written."""
         table = f"consentry_audience_{uuid.uuid4().hex}"
+
+        def load(conn: psycopg.Connection[Any]) -> None:
+            conn.execute(f"CREATE UNLOGGED TABLE {table} (subject TEXT NOT NULL)")
+            with conn.cursor().copy(f"COPY {table} (subject) FROM STDIN") as copy:
+                for subject in subjects:
+                    copy.write_row((subject,))
+            conn.execute(f"ANALYZE {table}")  # the join's plan needs the audience's size
+
         query = self._sql("audience_rows").replace("consentry_audience", table)
+        for page in self._stream(query, (list_id, list_id), load):
+            yield [r[0] for r in page], [r for r in page if r[23] is not None]
+
+    def list_rows(self, list_id: str) -> Iterator[list[AudienceRow]]:
+        """One statement over the whole list (hash joins, parallel workers), streamed."""
+        return self._stream(self._sql("list_rows_all"), (list_id, list_id))
+
+    def _stream(
+        self,
+        query: str,
+        params: tuple[Any, ...],
+        before: Callable[[psycopg.Connection[Any]], None] | None = None,
+    ) -> Iterator[list[Any]]:
+        """The rows of one read-only statement, a page at a time, on a connection of its own (so
+        that the caller may read from the store between pages), in a transaction rolled back at
+        the end."""
         try:
             with psycopg.connect(self._libpq_url, connect_timeout=10) as conn:
                 if self._schema:
                     conn.execute(f'SET search_path TO "{self._schema}"')
-                conn.execute(f"CREATE UNLOGGED TABLE {table} (subject TEXT NOT NULL)")
-                with conn.cursor().copy(f"COPY {table} (subject) FROM STDIN") as copy:
-                    for subject in subjects:
-                        copy.write_row((subject,))
-                conn.execute(f"ANALYZE {table}")  # the join's plan needs the audience's size
+                if before is not None:
+                    before(conn)
                 page: list[Any] = []
-                stream = conn.cursor(binary=True).stream(query, (list_id, list_id), size=CHUNK)
-                for row in stream:
+                for row in conn.cursor(binary=True).stream(query, params, size=CHUNK):
                     page.append(row)
                     if len(page) == CHUNK:
-                        yield [r[0] for r in page], [r for r in page if r[23] is not None]
+                        yield page
                         page = []
                 if page:
-                    yield [r[0] for r in page], [r for r in page if r[23] is not None]
+                    yield page
                 conn.rollback()
         except self.driver_errors as exc:
             raise self._translate(exc) from exc

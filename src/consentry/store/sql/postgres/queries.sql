@@ -138,15 +138,21 @@ LEFT JOIN (
     FROM proj_suppression WHERE scope IN ('*', ?) GROUP BY subject_id
 ) p ON p.subject_id = s.id;
 
--- A page of the list's audience rows (keyset on the subject id, the last column).
--- name: list_rows
+-- Everyone's audience rows on a list, in one statement (as audience_rows), with the subject id.
+-- name: list_rows_all
 SELECT c.subject, c.status, c.basis, c.jurisdiction, c.source, c.evidence IS NULL,
     substr(c.given_at, 1, 10),
     c.given_at ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9][.][0-9]{6}Z$',
     c.valid_until, c.confirmed, c.justifying_index IS NULL, c.facts,
-    NULL, NULL, NULL, NULL, c.given_at,
-    c.grant_index, c.grant_hash, c.justifying_index, c.justifying_hash, NULL,
-    EXISTS (SELECT 1 FROM proj_suppression p
-        WHERE p.subject_id = c.subject_id AND p.scope IN ('*', ?)),
+    p.reason, p.scope = '*', c.grant_index > p.leaf_index,
+    CASE WHEN p.leaf_index IS NOT NULL THEN COALESCE(c.justifying_index > p.leaf_index, false) END,
+    c.given_at, c.grant_index, c.grant_hash, c.justifying_index, c.justifying_hash, p.leaf_index,
+    COALESCE(p.n > 1, false),
     c.subject_id
-FROM proj_consent c WHERE c.list_id = ? AND c.subject_id > ? ORDER BY c.subject_id LIMIT ?;
+FROM proj_consent c
+LEFT JOIN (
+    SELECT subject_id, count(*) AS n, min(leaf_index) AS leaf_index, min(reason) AS reason,
+        min(scope) AS scope
+    FROM proj_suppression WHERE scope IN ('*', ?) GROUP BY subject_id
+) p ON p.subject_id = c.subject_id
+WHERE c.list_id = ?;
