@@ -1,8 +1,9 @@
 """Bulk decisions: ``decide_audience`` over M subjects against a plain SQL join.
 
 Ours takes a ``send_context`` for the list and decides every subject of the audience (the
-store's flat audience rows, then the policy once per row key: ``policy_bulk.decide_rows``). The reference puts the same
-subject refs, in the same order, in a table ``bench_audience`` and fetches
+store's flat audience rows, then the policy once per row key: ``policy_bulk.decide_rows``).
+The reference puts the same subject refs, in the same order, in a table ``bench_audience`` and
+fetches
 ``bench_audience LEFT JOIN proj_consent`` (the consent columns the store reads) for the list
 into Python: one row per audience member, no suppressions, no policy.
 
