@@ -3,9 +3,8 @@
 Ours takes a ``send_context`` for the list and decides every subject of the audience (the
 store's flat audience rows, then the policy once per row key: ``policy_bulk.decide_rows``).
 The reference puts the same subject refs, in the same order, in a table ``bench_audience`` and
-fetches
-``bench_audience LEFT JOIN proj_consent`` (the consent columns the store reads) for the list
-into Python: one row per audience member, no suppressions, no policy.
+fetches ``bench_audience LEFT JOIN proj_consent`` (the consent columns the store reads) for the
+list into Python: one row per audience member, no suppressions, no policy.
 
 As extra information (no target), ``decide_list`` decides everyone with a record on the list,
 streamed from the store without an audience.
