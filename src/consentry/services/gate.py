@@ -11,8 +11,6 @@ from consentry.domain.profiles import Jurisdiction, TemplateClass
 from consentry.services.consent import organisation, require_list, subject_for
 from consentry.services.context import Context
 
-CHUNK = 1000
-
 
 def send_context(
     ctx: Context,
