@@ -222,7 +222,8 @@ class Store(Protocol):
     ) -> Iterator[tuple[list[str], list[AudienceRow]]]:
         """The gate's fast path for an audience, a chunk at a time: the chunk's members (repeats
         kept; chunks may come in any order) and one row for each that the store knows, in the
-        layout of ``policy_bulk.ROW_COLUMNS`` (extra trailing columns allowed)."""
+        layout of ``policy_bulk.ROW_COLUMNS`` (extra trailing columns allowed). A store may mark
+        any row complex (it is then decided from the full state), and must mark those that are."""
         ...
 
     def list_rows(self, list_id: str) -> Iterator[list[AudienceRow]]:

@@ -18,7 +18,6 @@ from consentry.domain.merkle import (
     RootAccumulator,
     consistency_proof,
     inclusion_proof,
-    node_hash,
     root_of_frontier,
 )
 from consentry.domain.merkle import root as merkle_root
@@ -195,9 +194,7 @@ def _fold(
     for checked in found:
         before = acc.frontier()
         for size, range_root in checked.at_sizes:
-            got = range_root
-            for left in reversed(before):
-                got = node_hash(left, got)
+            got = root_of_frontier([*before, range_root])  # the range is aligned after them
             last_good = _compare(report, size, got, trusted[size], last_good)
             if report.problems:
                 break
