@@ -201,6 +201,25 @@ def test_a_failing_sealer_writes_nothing(store: Any) -> None:
     assert store.size() == 1
 
 
+def test_subject_ids_after_a_failed_append_and_in_batches_of_known_and_new(store: Any) -> None:
+    """A subject first seen in an append that failed gets its id again later; a batch that
+    mixes subjects seen before with new ones files every leaf under its own subject."""
+
+    def broken(size: int, root_hash: bytes) -> str:
+        raise RuntimeError("signing key unavailable")
+
+    old, lost, new = b.subject("old"), b.subject("lost"), b.subject("new")
+    store.append(b.grant_batch(old), seal=sealer)
+    with pytest.raises(RuntimeError):
+        store.append(Batch(leaves=[b.given(lost), b.given(old, "other")]), seal=broken)
+    store.append(Batch(leaves=[b.given(new), b.given(lost, "other"), b.given(old, "other")]))
+    store.append(Batch(leaves=[b.given(lost), b.given(new, "other")]))
+    lists = {s: sorted(store.subject_state(s).consents) for s in (old, lost, new)}
+    assert lists == {old: ["news", "other"], lost: ["news", "other"], new: ["news", "other"]}
+    for s in (old, lost, new):
+        assert [decode_leaf(leaf.raw).subject() for leaf in store.leaves_for_subject(s)] == [s, s]
+
+
 def test_checkpoints_are_stored_with_the_batch(store: Any) -> None:
     r1 = store.append(Batch(leaves=[b.list_created("a")]), seal=sealer)
     r2 = store.append(Batch(leaves=[b.list_created("b"), b.list_created("c")]), seal=sealer)

@@ -97,6 +97,29 @@ class PostgresStore(SQLTokens, SQLStore):
         # %b: arrays go in binary format, which psycopg dumps much faster than text arrays
         self._conn.execute(unnest[0].replace("%s::", "%b::"), columns)
 
+    def _ids_later(self, subjects: Sequence[str]) -> Callable[[], dict[str, int]]:
+        """The refs the id cache does not hold go out at once in one statement that reads the
+        ids they have and inserts the next ones for the rest (``ensure_subject_ids``); the
+        answer is read when the caller collects it."""
+        unique = list(dict.fromkeys(subjects))
+        cache = self._id_cache
+        ids = {s: cache[s] for s in unique if s in cache}
+        missing = [s for s in unique if s not in ids]
+        if not missing:
+            return lambda: ids
+        cursor = self._exec("ensure_subject_ids", (missing,))
+
+        def collect() -> dict[str, int]:
+            read: dict[str, int] = {}
+            for sid, subject, old in cursor.fetchall():
+                ids[subject] = int(sid)
+                if old:  # only committed ids may be remembered: this append may roll back
+                    read[subject] = int(sid)
+            self._remember_ids(read)
+            return ids
+
+        return collect
+
     def _pipelined(self, fn: Callable[[], T]) -> Callable[[], T]:
         """An append's statements in psycopg's pipeline mode: the inserts and updates whose
         answers nothing reads go out back to back, and the reads (the ledger's size, new

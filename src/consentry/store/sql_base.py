@@ -181,11 +181,15 @@ class SQLStore(SQLDispatch):
                 ids[subject] = found
         if missing:
             read = self._read_ids(missing)
-            if len(cache) + len(read) > ID_CACHE:
-                cache.clear()
-            cache.update(read)
+            self._remember_ids(read)
             ids.update(read)
         return ids
+
+    def _remember_ids(self, read: dict[str, int]) -> None:
+        """Keep ids read from the database (committed ones only) in the id cache."""
+        if len(self._id_cache) + len(read) > ID_CACHE:
+            self._id_cache.clear()
+        self._id_cache.update(read)
 
     def _read_ids(self, subjects: Sequence[str]) -> dict[str, int]:
         ids: dict[str, int] = {}
@@ -214,22 +218,25 @@ class SQLStore(SQLDispatch):
             ids.update(fresh)
         return ids
 
+    def _ids_later(self, subjects: Sequence[str]) -> Callable[[], dict[str, int]]:
+        """``_ensure_ids`` as a question asked now and a function that collects the answer: a
+        dialect may send it at once, so that the database works while the caller encodes."""
+        return lambda: self._ensure_ids(subjects)
+
     def append(self, batch: Batch, seal: Sealer | None = None) -> AppendResult:
+        # The order lets a client-server database work while this process does: the subject
+        # ids are asked for before the leaves are encoded, and the projection changes are
+        # worked out after the leaves and side rows have been sent.
         def work() -> AppendResult:
             start = int(self._exec("size").fetchone()[0])
-            placed = [place(draft, start + i) for i, draft in enumerate(batch.leaves)]
-            hashes = [leaf_hash(leaf.raw) for leaf in placed]
-            refs = [LeafRef(leaf.seq, h.hex()) for leaf, h in zip(placed, hashes, strict=True)]
-            changes = [
-                change
-                for leaf, ref in zip(placed, refs, strict=True)
-                for change in changes_for(leaf, ref)
-            ]
-            named = [leaf.subject() for leaf in placed]
+            named = [draft.subject() for draft in batch.leaves]
             named += [a.subject for a in batch.addresses] + [e.subject for e in batch.evidence]
             named += batch.erase_subjects + [m.subject for m in batch.messages]
             named += [subject for _, subject in batch.enqueue]
-            ids = self._ensure_ids([s for s in named if s is not None])
+            ids_of = self._ids_later([s for s in named if s is not None])
+            placed = [place(draft, start + i) for i, draft in enumerate(batch.leaves)]
+            hashes = [leaf_hash(leaf.raw) for leaf in placed]
+            ids = ids_of()
             sid = ids.__getitem__
             times: dict[datetime, str] = {}
             self._many("insert_leaf", [
@@ -249,6 +256,12 @@ class SQLStore(SQLDispatch):
             size = start + len(placed)
             tiled = self._tiled(start, hashes)
             self._many("insert_node", completed_nodes(start, size, tiled))
+            refs = [LeafRef(leaf.seq, h.hex()) for leaf, h in zip(placed, hashes, strict=True)]
+            changes = [
+                change
+                for leaf, ref in zip(placed, refs, strict=True)
+                for change in changes_for(leaf, ref)
+            ]
             statements = by_table([change_statement(change, sid) for change in changes])
             for name, group in groupby(statements, key=lambda s: s[0]):
                 self._many(name, [params for _, params in group])

@@ -10,6 +10,20 @@ SELECT pg_advisory_xact_lock(7310252771364861001 # hashtext(current_schema())::b
 -- name: subject_ids
 SELECT id, subject FROM subjects WHERE subject = ANY(?);
 
+-- An append's subject ids in one round trip, sent before the append encodes its leaves: the ids
+-- of the refs that have one (old = true), and the next ids, in the order given, for the rest,
+-- inserted here. Only inside the write lock (the new ids are MAX + 1, 2, ...); the refs given
+-- are distinct.
+-- name: ensure_subject_ids
+WITH wanted AS (SELECT s, o FROM unnest(?::text[]) WITH ORDINALITY AS u(s, o)),
+known AS (SELECT x.id, w.s FROM wanted w JOIN subjects x ON x.subject = w.s),
+fresh AS (
+    SELECT (SELECT COALESCE(MAX(id), 0) FROM subjects) + row_number() OVER (ORDER BY w.o) AS id,
+        w.s
+    FROM wanted w WHERE NOT EXISTS (SELECT 1 FROM known k WHERE k.s = w.s)),
+added AS (INSERT INTO subjects (id, subject) SELECT id, s FROM fresh)
+SELECT id, s, true FROM known UNION ALL SELECT id, s, false FROM fresh;
+
 -- name: consents_for_ids
 SELECT subject, list_id, status, basis, jurisdiction, method, source, notice, evidence, given_at,
     valid_until, confirmed, grant_index, grant_hash, justifying_index, justifying_hash,
