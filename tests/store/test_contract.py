@@ -220,6 +220,28 @@ def test_subject_ids_after_a_failed_append_and_in_batches_of_known_and_new(store
         assert [decode_leaf(leaf.raw).subject() for leaf in store.leaves_for_subject(s)] == [s, s]
 
 
+def test_side_rows_repeated_in_one_batch_keep_the_first(store: Any) -> None:
+    """Address and evidence rows are written once: a repeat in the same batch, for a new
+    subject or a known one, leaves the first in place."""
+    known, new = b.subject("known"), b.subject("new")
+    store.append(b.grant_batch(known), seal=sealer)
+    before = store.address(known)
+
+    def rows(s: str, n: int) -> tuple[AddressRow, EvidenceBlob]:
+        return AddressRow(s, f"p{n}@example.org", f"p{n}@example.org"), EvidenceBlob(
+            b.ev(s), s, b'{"n":%d}' % n
+        )
+
+    (a1, e1), (a2, e2) = rows(new, 1), rows(new, 2)
+    (a3, e3), (a4, e4) = rows(known, 3), rows(known, 4)
+    store.append(Batch(
+        leaves=[b.given(new, "other"), b.given(known, "other")],
+        addresses=[a1, a3, a2, a4], evidence=[e1, e3, e2, e4],
+    ), seal=sealer)  # fmt: skip
+    assert store.address(new) == a1 and store.evidence(new, b.ev(new)) == e1
+    assert store.address(known) == (before or a3)
+
+
 def test_checkpoints_are_stored_with_the_batch(store: Any) -> None:
     r1 = store.append(Batch(leaves=[b.list_created("a")]), seal=sealer)
     r2 = store.append(Batch(leaves=[b.list_created("b"), b.list_created("c")]), seal=sealer)

@@ -338,7 +338,7 @@ _OBJECT_FIELDS: Final = {
 _last_time: tuple[datetime | None, str] = (None, "")
 
 
-def _format_time_cached(at: datetime) -> str:
+def format_time_cached(at: datetime) -> str:
     """format_time, remembering the last instant (a batch's leaves share one time object). The
     pair is replaced as one tuple, so threads never see one instant with another's text."""
     global _last_time
@@ -363,7 +363,7 @@ def encode_leaf(draft: LeafDraft, seq: int) -> bytes:
         if value is not None:
             _check_json(value, name)
     obj = dict(fields)
-    obj.update(v=FORMAT_VERSION, seq=seq, kind=draft.kind, at=_format_time_cached(draft.at))
+    obj.update(v=FORMAT_VERSION, seq=seq, kind=draft.kind, at=format_time_cached(draft.at))
     try:
         return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError) as exc:

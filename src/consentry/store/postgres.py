@@ -71,33 +71,62 @@ class PostgresStore(SQLTokens, SQLStore):
         self._libpq_url, self._schema = libpq_url, schema
         super().__init__(conn, load_queries("postgres", "%s"), "%s")
 
-    #: Upserts whose rows must be unique per key inside one statement: (name, key columns).
-    #: Statements whose rows may repeat a key in one batch: the last row per key wins, as it
-    #: would row by row (an UPDATE ... FROM unnest applies an arbitrary one of duplicates).
-    _UPSERT_KEYS = {
-        "put_consent": (0, 2),  # (subject_id, list_id)
-        "end_consent_list": (3, 4),  # (subject_id, list_id)
-        "end_consent_all": (3,),  # (subject_id,)
+    #: Statements whose rows must be unique per key inside one statement, with whether the
+    #: last row per key wins (an update, as row by row) or the first (DO NOTHING): an
+    #: ``UPDATE ... FROM unnest`` applies an arbitrary one of duplicates, and an upsert or a
+    #: plain insert may not meet its own key twice. (name: (key columns, last wins))
+    _KEYS = {
+        "put_consent": ((0, 2), True),  # (subject_id, list_id)
+        "end_consent_list": ((3, 4), True),  # (subject_id, list_id)
+        "end_consent_all": ((3,), True),  # (subject_id,)
+        "put_address": ((0,), False),  # (subject_id,)
+        "put_evidence": ((0, 1), False),  # (subject_id, hash)
     }
 
-    def _many(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _many(
+        self, name: str, rows: Sequence[Sequence[Any]], fresh_from: int | None = None
+    ) -> None:
         """Rows of one statement: as one ``NAME_unnest`` statement over column arrays where the
-        dialect has one, else row by row (psycopg pipelines them)."""
+        dialect has one, else row by row (psycopg pipelines them). Rows about subjects that
+        this append gave their ids go in through ``NAME_fresh_unnest`` where there is one: a
+        plain INSERT, with no look for a row to update that cannot exist."""
         if not rows:
             return
+        plain = self._queries.get(f"{name}_fresh_unnest") if fresh_from is not None else None
+        if plain is not None:
+            fresh = [row for row in rows if row[0] >= fresh_from]
+            if fresh:
+                self._arrays(plain[0], self._unique(name, fresh))
+                rows = [row for row in rows if row[0] < fresh_from]
+                if not rows:
+                    return
         unnest = self._queries.get(f"{name}_unnest")
         if unnest is None or len(rows) < 2:
             super()._many(name, rows)
             return
-        key = self._UPSERT_KEYS.get(name)
-        if key is not None:  # the last row per key wins, as it would row by row
-            last = {tuple(row[i] for i in key): row for row in rows}
-            rows = list(last.values())
+        self._arrays(unnest[0], self._unique(name, rows))
+
+    def _unique(self, name: str, rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
+        spec = self._KEYS.get(name)
+        if spec is None:
+            return rows
+        columns, last_wins = spec
+        kept: dict[tuple[Any, ...], Sequence[Any]] = {}
+        for row in rows:
+            key = tuple(row[i] for i in columns)
+            if last_wins or key not in kept:
+                kept[key] = row
+        return list(kept.values())
+
+    def _arrays(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement over the rows' columns as arrays."""
         columns = [list(column) for column in zip(*rows, strict=True)]
         # %b: arrays go in binary format, which psycopg dumps much faster than text arrays
-        self._conn.execute(unnest[0].replace("%s::", "%b::"), columns)
+        self._conn.execute(sql.replace("%s::", "%b::"), columns)
 
-    def _ids_later(self, subjects: Sequence[str]) -> Callable[[], dict[str, int]]:
+    def _ids_later(
+        self, subjects: Sequence[str]
+    ) -> Callable[[], tuple[dict[str, int], int | None]]:
         """The refs the id cache does not hold go out at once in one statement that reads the
         ids they have and inserts the next ones for the rest (``ensure_subject_ids``); the
         answer is read when the caller collects it."""
@@ -106,17 +135,20 @@ class PostgresStore(SQLTokens, SQLStore):
         ids = {s: cache[s] for s in unique if s in cache}
         missing = [s for s in unique if s not in ids]
         if not missing:
-            return lambda: ids
+            return lambda: (ids, None)
         cursor = self._exec("ensure_subject_ids", (missing,))
 
-        def collect() -> dict[str, int]:
+        def collect() -> tuple[dict[str, int], int | None]:
             read: dict[str, int] = {}
+            fresh: list[int] = []
             for sid, subject, old in cursor.fetchall():
                 ids[subject] = int(sid)
                 if old:  # only committed ids may be remembered: this append may roll back
                     read[subject] = int(sid)
+                else:
+                    fresh.append(int(sid))
             self._remember_ids(read)
-            return ids
+            return ids, min(fresh, default=None)
 
         return collect
 

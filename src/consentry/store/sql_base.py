@@ -107,7 +107,13 @@ class SQLStore(SQLDispatch):
             except self.driver_errors as exc:
                 raise self._translate(exc) from exc
 
-    def _many(self, name: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _many(
+        self, name: str, rows: Sequence[Sequence[Any]], fresh_from: int | None = None
+    ) -> None:
+        """Execute the named statement once per row. ``fresh_from``, where given, is the first
+        subject id that the current append gave out: a row whose first column (its subject id)
+        is at least that is about a subject no committed row names yet (a dialect may insert
+        such rows without looking for a row to update)."""
         if rows:
             self._conn.cursor().executemany(self._sql(name), [tuple(r) for r in rows])
 
@@ -206,19 +212,23 @@ class SQLStore(SQLDispatch):
             ids.update({subject: int(sid) for sid, subject in rows})
         return ids
 
-    def _ensure_ids(self, subjects: Sequence[str]) -> dict[str, int]:
-        """Ids for every subject ref, giving new ones the next ids (inside the write lock)."""
+    def _ensure_ids(self, subjects: Sequence[str]) -> tuple[dict[str, int], int | None]:
+        """Ids for every subject ref, giving new ones the next ids (inside the write lock), and
+        the first new id given (None: none)."""
         unique = list(dict.fromkeys(subjects))
         ids = self._ids_of(unique)
         new = [s for s in unique if s not in ids]
-        if new:
-            nxt = int(self._exec("max_subject_id").fetchone()[0]) + 1
-            fresh = {subject: nxt + k for k, subject in enumerate(new)}
-            self._many("add_subject", [(sid, subject) for subject, sid in fresh.items()])
-            ids.update(fresh)
-        return ids
+        if not new:
+            return ids, None
+        nxt = int(self._exec("max_subject_id").fetchone()[0]) + 1
+        fresh = {subject: nxt + k for k, subject in enumerate(new)}
+        self._many("add_subject", [(sid, subject) for subject, sid in fresh.items()])
+        ids.update(fresh)
+        return ids, nxt
 
-    def _ids_later(self, subjects: Sequence[str]) -> Callable[[], dict[str, int]]:
+    def _ids_later(
+        self, subjects: Sequence[str]
+    ) -> Callable[[], tuple[dict[str, int], int | None]]:
         """``_ensure_ids`` as a question asked now and a function that collects the answer: a
         dialect may send it at once, so that the database works while the caller encodes."""
         return lambda: self._ensure_ids(subjects)
@@ -236,7 +246,7 @@ class SQLStore(SQLDispatch):
             ids_of = self._ids_later([s for s in named if s is not None])
             placed = [place(draft, start + i) for i, draft in enumerate(batch.leaves)]
             hashes = [leaf_hash(leaf.raw) for leaf in placed]
-            ids = ids_of()
+            ids, fresh_from = ids_of()
             sid = ids.__getitem__
             times: dict[datetime, str] = {}
             self._many("insert_leaf", [
@@ -248,10 +258,10 @@ class SQLStore(SQLDispatch):
             for subject in batch.erase_subjects:
                 self._exec("erase_addresses", (sid(subject),))
                 self._exec("erase_evidence", (sid(subject),))
-            self._many(
-                "put_address", [(sid(a.subject), a.literal, a.canonical) for a in batch.addresses]
-            )
-            self._many("put_evidence", [(sid(e.subject), e.hash, e.blob) for e in batch.evidence])
+            addresses = [(sid(a.subject), a.literal, a.canonical) for a in batch.addresses]
+            self._many("put_address", addresses, fresh_from)
+            evidence = [(sid(e.subject), e.hash, e.blob) for e in batch.evidence]
+            self._many("put_evidence", evidence, fresh_from)
             self._many("put_notice_text", [(n.hash, n.text, n.media_type) for n in batch.notices])
             size = start + len(placed)
             tiled = self._tiled(start, hashes)
@@ -264,7 +274,7 @@ class SQLStore(SQLDispatch):
             ]
             statements = by_table([change_statement(change, sid) for change in changes])
             for name, group in groupby(statements, key=lambda s: s[0]):
-                self._many(name, [params for _, params in group])
+                self._many(name, [params for _, params in group], fresh_from)
             self._write_dispatch(batch, placed, ids)
             root = merkle_root(tiled, size)
             note = seal(size, root) if seal is not None else None

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final
 
-from consentry.domain.leaves import canonical_json, format_time, parse_time
+from consentry.domain.leaves import canonical_json, format_time_cached, parse_time
 from consentry.domain.state import (
     AddSuppression,
     Change,
@@ -79,8 +79,9 @@ def change_statement(change: Change, sid: Callable[[str], int]) -> tuple[str, tu
         just = r.justifying
         return "put_consent", (
             sid(change.subject), change.subject, r.list_id, r.status.value, r.basis,
-            r.jurisdiction, r.method, r.source, r.notice, r.evidence, format_time(r.given_at),
-            format_time(r.valid_until) if r.valid_until else None, r.confirmed,
+            r.jurisdiction, r.method, r.source, r.notice, r.evidence,
+            format_time_cached(r.given_at),
+            format_time_cached(r.valid_until) if r.valid_until else None, r.confirmed,
             r.grant.index, r.grant.hash, just.index if just else None, just.hash if just else None,
             r.changed.index, r.changed.hash,
             canonical_json(dict(r.facts)).decode("utf-8") if r.facts else "{}",
@@ -108,7 +109,7 @@ def change_statement(change: Change, sid: Callable[[str], int]) -> tuple[str, tu
         s = change.suppression
         return "add_suppression", (
             sid(change.subject), s.leaf.index, s.scope, s.reason.value, s.leaf.hash,
-            format_time(s.at),
+            format_time_cached(s.at),
         )  # fmt: skip
     if isinstance(change, MarkErased):
         return "mark_erased", (sid(change.subject),)

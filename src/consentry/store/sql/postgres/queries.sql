@@ -81,6 +81,24 @@ INSERT INTO side_evidence (subject_id, hash, blob)
 SELECT * FROM unnest(?::bigint[], ?::text[], ?::bytea[])
 ON CONFLICT (subject_id, hash) DO NOTHING;
 
+-- The rows of subjects that this append gave their ids (`_many`'s fresh_from): nothing can be
+-- in the way, so a plain INSERT.
+-- name: put_address_fresh_unnest
+INSERT INTO side_addresses (subject_id, literal, canonical)
+SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[]);
+
+-- name: put_evidence_fresh_unnest
+INSERT INTO side_evidence (subject_id, hash, blob)
+SELECT * FROM unnest(?::bigint[], ?::text[], ?::bytea[]);
+
+-- name: put_consent_fresh_unnest
+INSERT INTO proj_consent (subject_id, subject, list_id, status, basis, jurisdiction, method,
+    source, notice, evidence, given_at, valid_until, confirmed, grant_index, grant_hash,
+    justifying_index, justifying_hash, changed_index, changed_hash, facts, record_id)
+SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[],
+    ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::boolean[], ?::bigint[],
+    ?::text[], ?::bigint[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[]);
+
 -- name: add_suppression_unnest
 INSERT INTO proj_suppression (subject_id, leaf_index, scope, reason, leaf_hash, at)
 SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[]);
