@@ -401,6 +401,17 @@ def test_audience_and_list_rows_are_the_rows_of_the_subjects_states(store: Any) 
     assert list(store.audience_rows("news", [])) == []
 
 
+def test_audience_rows_take_any_text_as_a_subject_ref(store: Any) -> None:
+    """Refs that are not a store's own spelling (here with what SQL text formats escape) are
+    members like any other, unknown ones without a row."""
+    known = b.subject("known")
+    store.append(b.grant_batch(known), seal=sealer)
+    audience = ["tab\there", "back\\slash", "new\nline", "cr\rhere", known, "tab\there"]
+    chunks = list(store.audience_rows("news", audience))
+    assert sorted(m for members, _ in chunks for m in members) == sorted(audience)
+    assert [row[0] for _, rows in chunks for row in rows] == [known]
+
+
 def test_one_batch_that_grants_twice_to_the_same_list_keeps_the_later_grant(store: Any) -> None:
     """Row order within a batch is the leaves' order, also where a backend writes many rows in
     one statement (PostgreSQL's unnest inserts keep the last row per key)."""

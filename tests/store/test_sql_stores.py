@@ -13,6 +13,7 @@ import pytest
 
 from consentry.domain.errors import CorruptStore, StoreError
 from consentry.domain.merkle import MemoryTree
+from consentry.domain.policy_bulk import ROW_COLUMNS, given_ok
 from consentry.ports import Batch
 from consentry.store.sqlite import SQLiteStore
 from tests.support import builders as b
@@ -249,3 +250,35 @@ def test_background_checkpoints_take_over_and_lose_nothing(tmp_path: Path) -> No
         assert check.execute("SELECT count(*) FROM ledger_leaves").fetchone()[0] == 30
     finally:
         check.close()
+
+
+#: Spellings of a consent's given_at: the one the store writes, and what a damaged row may hold.
+GIVEN_AT = [
+    "2026-01-31T23:59:59.123456Z", "2026-01-31T00:00:00.000000Z", "2026-01-31T19:59:59.999999Z",
+    "2026-13-45T09:00:00.000000Z", "2026-01-31T24:00:00.000000Z", "2026-01-31T30:00:00.000000Z",
+    "2026-01-31T12:60:00.000000Z", "2026-01-31T12:00:60.000000Z", "2026-01-31T12:00:00Z",
+    "2026-01-31 12:00:00.000000Z", "2026-01-31T12:00:00.000000+00:00",
+    "2026-01-31T1a:00:00.000000Z",
+    "2026-01-31T12:00:00.0000000Z", "2026-01-31T12:00:00.000000Zx", "x026-01-31T12:00:00.000000Z",
+    "2026--1-31T12:00:00.000000Z", "2026-01-31T12:00:00,000000Z", "٢٠٢٦-01-31T12:00:00.000000Z",
+    "2026-01-31T12:00:00.00000\u0660Z", "", "2026-01-31T12:00:00.000000z",
+]  # fmt: skip
+
+
+def test_the_given_ok_column_is_given_ok_of_the_stored_time(sql_store: Any) -> None:
+    """The database's given_ok (audience and list rows) says what ``policy_bulk.given_ok``
+    says of the same text, for the spelling the store writes and for damaged ones."""
+    subjects = [b.subject(f"given-{i}") for i in range(len(GIVEN_AT))]
+    sql_store.append(Batch(leaves=[b.given(s) for s in subjects]), seal=lambda s, r: "n")
+    mark = sql_store._placeholder
+    for subject, text in zip(subjects, GIVEN_AT, strict=True):
+        sql_store._conn.execute(
+            f"UPDATE proj_consent SET given_at = {mark} WHERE subject = {mark}", (text, subject)
+        )
+    ok = ROW_COLUMNS.index("given_ok")
+    chunks = sql_store.audience_rows("news", subjects)
+    audience = {row[0]: row for _, rows in chunks for row in rows}
+    listed = {row[0]: row for rows in sql_store.list_rows("news") for row in rows}
+    for subject, text in zip(subjects, GIVEN_AT, strict=True):
+        assert bool(audience[subject][ok]) is given_ok(text), text
+        assert bool(listed[subject][ok]) is given_ok(text), text

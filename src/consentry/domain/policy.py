@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from consentry.domain.business_days import utc_date
 from consentry.domain.errors import ProfileError
@@ -120,10 +120,13 @@ class SendContext:
         return TemplateClass.SERVICE
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The outcome, with what invariant 2 asks a decision to record. ``template_class`` is the
-    effective class (a promotional service template is recorded as marketing)."""
+    effective class (a promotional service template is recorded as marketing).
+
+    A named tuple rather than a frozen dataclass: a bulk decision makes one per subject, and a
+    frozen dataclass's ``__init__`` (one ``object.__setattr__`` per field) cost about 3 us of
+    each, as much as reading the subject's row; a tuple is made in a fraction of that."""
 
     allowed: bool
     reason: str

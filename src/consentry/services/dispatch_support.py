@@ -8,7 +8,6 @@ import hashlib
 import os
 import socket
 import uuid
-from dataclasses import replace
 from typing import Any, TypeVar
 
 from consentry.domain.policy import Decision
@@ -38,7 +37,7 @@ def drain(queue: asyncio.Queue[T]) -> list[T]:
 
 
 def no_address(decision: Decision) -> Decision:
-    return replace(decision, allowed=False, reason="no-address", basis=None, justifying=None)
+    return decision._replace(allowed=False, reason="no-address", basis=None, justifying=None)
 
 
 class SharedStore:

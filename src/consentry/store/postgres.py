@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,6 +26,7 @@ from consentry.store.sql_tokens import SQLTokens
 T = TypeVar("T")
 
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
+_COPY_SPECIAL = ("\\", "\n", "\r", "\t")  # what COPY's text format would need escaped
 
 
 def split_url(url: str) -> tuple[str, str | None]:
@@ -190,8 +192,14 @@ class PostgresStore(SQLTokens, SQLStore):
         def load(conn: psycopg.Connection[Any]) -> None:
             conn.execute(f"CREATE UNLOGGED TABLE {table} (subject TEXT NOT NULL)")
             with conn.cursor().copy(f"COPY {table} (subject) FROM STDIN") as copy:
-                for subject in subjects:
-                    copy.write_row((subject,))
+                members = iter(subjects)
+                while chunk := list(islice(members, CHUNK)):
+                    joined = "".join(chunk)
+                    if any(c in joined for c in _COPY_SPECIAL):
+                        for subject in chunk:  # escaped by psycopg
+                            copy.write_row((subject,))
+                    else:  # nothing to escape: COPY's text format is the lines themselves
+                        copy.write("\n".join(chunk) + "\n")
             conn.execute(f"ANALYZE {table}")  # the join's plan needs the audience's size
 
         query = self._sql("audience_rows").replace("consentry_audience", table)
