@@ -401,6 +401,25 @@ def test_audience_and_list_rows_are_the_rows_of_the_subjects_states(store: Any) 
     assert list(store.audience_rows("news", [])) == []
 
 
+def test_new_subjects_granted_confirmed_and_granted_again_in_one_batch(store: Any) -> None:
+    """A batch may change a new subject's rows several times (here three subjects together,
+    so that each step is a run of several rows): the last grant stands, unconfirmed."""
+    people = [b.subject(f"again-{i}") for i in range(3)]
+    grants = [b.given(s) for s in people]
+    confirms = [
+        b.confirmed(s, "news", g.fields["record"]) for s, g in zip(people, grants, strict=True)
+    ]
+    regrants = [b.given(s, basis="legitimate-interests") for s in people]
+    store.append(Batch(leaves=[*grants, *confirms, *regrants, b.withdrawn(people[0], "news")]))
+    records = [store.subject_states(people)[s].consents["news"] for s in people]
+    assert [r.status for r in records] == [
+        ConsentStatus.WITHDRAWN, ConsentStatus.GIVEN, ConsentStatus.GIVEN,
+    ]  # fmt: skip
+    assert [(r.basis, r.confirmed, r.record) for r in records] == [
+        ("legitimate-interests", False, g.fields["record"]) for g in regrants
+    ]
+
+
 def test_audience_rows_take_any_text_as_a_subject_ref(store: Any) -> None:
     """Refs that are not a store's own spelling (here with what SQL text formats escape) are
     members like any other, unknown ones without a row."""

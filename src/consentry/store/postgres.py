@@ -95,7 +95,7 @@ class PostgresStore(SQLTokens, SQLStore):
         if not rows:
             return
         plain = self._queries.get(f"{name}_fresh_unnest") if fresh_from is not None else None
-        if plain is not None:
+        if plain is not None and len(rows) > 1:  # one row: the row statement (planned faster)
             fresh = [row for row in rows if row[0] >= fresh_from]
             if fresh:
                 self._arrays(plain[0], self._unique(name, fresh))

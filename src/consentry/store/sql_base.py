@@ -14,7 +14,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from itertools import groupby, islice
+from itertools import islice
 from typing import Any, TypeVar
 
 from consentry.domain.errors import ConsentryError, StoreError
@@ -44,10 +44,9 @@ from consentry.ports import (
 )
 from consentry.store.sql_dispatch import SQLDispatch
 from consentry.store.sql_rows import (
-    by_table,
-    change_statement,
     change_subject,
     consent_from_row,
+    statement_runs,
     suppression_from_row,
 )
 
@@ -272,9 +271,9 @@ class SQLStore(SQLDispatch):
                 for leaf, ref in zip(placed, refs, strict=True)
                 for change in changes_for(leaf, ref)
             ]
-            statements = by_table([change_statement(change, sid) for change in changes])
-            for name, group in groupby(statements, key=lambda s: s[0]):
-                self._many(name, [params for _, params in group], fresh_from)
+            for name, rows, first in statement_runs(changes, sid):
+                # a row that an earlier run of this append wrote is in the way of a plain insert
+                self._many(name, rows, fresh_from if first else None)
             self._write_dispatch(batch, placed, ids)
             root = merkle_root(tiled, size)
             note = seal(size, root) if seal is not None else None
@@ -511,9 +510,8 @@ class SQLStore(SQLDispatch):
                 ids = self._ids_of(
                     list({s for c in changes if (s := change_subject(c)) is not None})
                 )
-                statements = [change_statement(c, ids.__getitem__) for c in changes]
-                for name, group in groupby(statements, key=lambda s: s[0]):
-                    self._many(name, [params for _, params in group])
+                for name, rows, _ in statement_runs(changes, ids.__getitem__):
+                    self._many(name, rows)
 
         self._write(work)
 

@@ -132,13 +132,37 @@ _TABLE_OF = {
 }  # fmt: skip
 
 
-def by_table(statements: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str, tuple[Any, ...]]]:
-    """The statements grouped by the table they write, in their order within each table.
+def statement_runs(
+    changes: Sequence[Change], sid: Callable[[str], int]
+) -> list[tuple[str, list[tuple[Any, ...]], bool]]:
+    """The statements that apply ``changes`` (in ledger order), as runs of one statement each,
+    so that each run can go to the database as one array statement: ``(name, rows, first)``,
+    ``first`` when no run before it writes the table for any of its subjects.
 
-    Statements on different tables commute, so this applies the same changes; it puts a batch's
-    runs of one statement together (a withdrawal's consent update and suppression alternate leaf
-    by leaf), so that each run can go to the database as one array statement."""
-    return sorted(statements, key=lambda s: _TABLE_OF[s[0]])  # a stable sort
+    Statements on different tables commute (none reads another table), and so do statements
+    about different subjects (each touches only its own subject's rows). So each table's
+    statements go in rounds: every subject's first statement, then every subject's second, and
+    so on, each round grouped by statement. A subject's own statements keep their order, and so
+    do those about no subject (lists, notices, the organisation). A batch of grants that are
+    each confirmed is two runs, not one per leaf."""
+    tables: dict[int, list[dict[str, list[tuple[Any, ...]]]]] = {}
+    seen: dict[tuple[int, str | None], int] = {}
+    for change in changes:
+        name, params = change_statement(change, sid)
+        table = _TABLE_OF[name]
+        key = (table, change_subject(change))
+        k = seen.get(key, 0)
+        seen[key] = k + 1
+        rounds = tables.setdefault(table, [])
+        if k == len(rounds):
+            rounds.append({})
+        rounds[k].setdefault(name, []).append(params)
+    return [
+        (name, rows, k == 0)
+        for table in sorted(tables)
+        for k, round_ in enumerate(tables[table])
+        for name, rows in round_.items()
+    ]
 
 
 def change_subject(change: Change) -> str | None:
